@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export ECARD_PORT ?= 8000
+export ECARD_INSTANCE_DIR ?= $(CURDIR)/instance
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint typecheck pytest bench test-slow demo clean
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || \
+	  python3 -m pip install --quiet --break-system-packages --user uv
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+run: install
+	$(UV) run ecard init
+	$(UV) run ecard demo load
+	$(UV) run ecard serve --port $(ECARD_PORT)
+
+lint: install
+	$(UV) run ruff check ecard tests
+	$(UV) run mypy
+
+pytest: install
+	$(UV) run python -m pytest $(PYTEST_ARGS)
+
+test: install lint pytest
+
+test-slow: install
+	$(UV) run python -m pytest -m slow $(PYTEST_ARGS)
+
+bench: install
+	mkdir -p bench
+	$(UV) run python -m pytest -m bench -p no:randomly tests/bench $(PYTEST_ARGS)
+
+clean:
+	rm -rf instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,14 @@
+"""The one place that lists every domain's blueprint."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    from ecard.tokens.views import bp as tokens_bp
+    from ecard.tokens.views import well_known
+
+    app.register_blueprint(well_known)
+    api.register_blueprint(tokens_bp)

@@ -1,0 +1,9 @@
+"""The list of domain command groups added to ``ecard``."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    pass

@@ -1,0 +1,91 @@
+"""Configuration: defaults, then environment variables, then a test mapping.
+
+Every setting is read from the environment through one mapping (``ENV_SETTINGS``)
+so that an operator can see in one place what can be set, and nothing else in the
+code reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INSTANCE_DIR = Path("instance")
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(value: str) -> float:
+    return float(value)
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _str(value: str) -> str:
+    return value
+
+
+# environment variable -> (config key, parser)
+ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
+    "ECARD_DATABASE_URL": ("DATABASE_URL", _str),
+    "ECARD_INSTANCE_DIR": ("INSTANCE_DIR", _str),
+    "ECARD_MASTER_KEY": ("MASTER_KEY", _str),
+    "ECARD_REDIS_URL": ("REDIS_URL", _str),
+    "ECARD_RATELIMIT": ("RATELIMIT_DEFAULT", _str),
+    "ECARD_FACE_THRESHOLD_ISSUANCE": ("FACE_THRESHOLD_ISSUANCE", _float),
+    "ECARD_TOKEN_MAX_AGE_S": ("CHANNEL_TOKEN_MAX_AGE_S", _int),
+    "ECARD_CLOCK_SKEW_S": ("CLOCK_SKEW_S", _int),
+    "ECARD_CREDENTIAL_TTL_S": ("CREDENTIAL_TTL_S", _int),
+    "ECARD_MAX_IMAGE_BYTES": ("MAX_IMAGE_BYTES", _int),
+    "ECARD_LOG_JSON": ("LOG_JSON", _bool),
+    "ECARD_PUBLIC_URL": ("PUBLIC_URL", _str),
+}
+
+DEFAULTS: Mapping[str, Any] = {
+    "DATABASE_URL": None,  # derived from INSTANCE_DIR when unset: SQLite file
+    "INSTANCE_DIR": str(DEFAULT_INSTANCE_DIR),
+    "MASTER_KEY": None,  # read from INSTANCE_DIR/master.key when unset
+    "REDIS_URL": None,
+    "RATELIMIT_DEFAULT": "6000 per minute",
+    # dlib's 128-d model: distance <= 0.6 is its published same-person tolerance on
+    # LFW; issuance binds a card to a person, so we sit stricter, at 0.5.
+    "FACE_THRESHOLD_ISSUANCE": 0.5,
+    "CHANNEL_TOKEN_MAX_AGE_S": 300,
+    "CLOCK_SKEW_S": 30,
+    "CREDENTIAL_TTL_S": 24 * 3600,
+    "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "LOG_JSON": False,
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    # flask-smorest / OpenAPI
+    "API_TITLE": "ecard platform API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/static/",
+    "JSON_SORT_KEYS": False,
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then ``overrides`` (tests)."""
+    env = os.environ if environ is None else environ
+    config: dict[str, Any] = dict(DEFAULTS)
+    for name, (key, parse) in ENV_SETTINGS.items():
+        if name in env and env[name] != "":
+            config[key] = parse(env[name])
+    if overrides:
+        config.update(overrides)
+    if not config.get("DATABASE_URL"):
+        db_path = Path(config["INSTANCE_DIR"]).resolve() / "ecard.sqlite3"
+        config["DATABASE_URL"] = f"sqlite:///{db_path}"
+    return config

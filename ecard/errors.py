@@ -1,0 +1,236 @@
+"""The one catalogue of errors a caller can cause, and the exception that carries them.
+
+Every error answered by the API is an :class:`EcardError` whose ``code`` names an
+entry of :data:`CATALOGUE`. Each entry has an HTTP status and a message in Chinese
+and in English written for the person in front of the screen: channels, the SDK and
+the H5 pages show the same words. The README's error table is generated from this
+module (``ecard errors --markdown``), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    status: int
+    zh: str
+    en: str
+
+
+CATALOGUE: dict[str, ErrorSpec] = {
+    # --- request shape -------------------------------------------------------
+    "VALIDATION_FAILED": ErrorSpec(
+        422, "提交的信息有误，请按提示修改后重试。",
+        "Some of the information sent is not valid; correct the fields shown and retry."),
+    "BAD_REQUEST": ErrorSpec(
+        400, "请求格式不正确。", "The request could not be read; send valid JSON."),
+    "NOT_FOUND": ErrorSpec(404, "请求的内容不存在。", "Nothing exists at this address."),
+    "METHOD_NOT_ALLOWED": ErrorSpec(
+        405, "不支持该操作方式。", "This address does not accept that method."),
+    "PAYLOAD_TOO_LARGE": ErrorSpec(
+        413, "上传的内容过大。", "The upload is too large."),
+    "RATE_LIMITED": ErrorSpec(
+        429, "操作过于频繁，请稍后再试。", "Too many requests; wait a moment and try again."),
+    "IDEMPOTENCY_KEY_REUSED": ErrorSpec(
+        409, "同一请求编号被用于不同的内容。",
+        "This Idempotency-Key was already used with a different request body."),
+    "IDEMPOTENCY_IN_PROGRESS": ErrorSpec(
+        409, "相同的请求正在处理中，请稍后再试。",
+        "A request with this Idempotency-Key is still being processed; retry shortly."),
+    "INTERNAL_ERROR": ErrorSpec(
+        500, "系统繁忙，请稍后再试。", "Something went wrong on our side; please try again later."),
+    # --- channel authentication ---------------------------------------------
+    "AUTH_MISSING": ErrorSpec(
+        401, "缺少渠道身份凭证。", "The request carries no channel token (Authorization: Bearer)."),
+    "AUTH_MALFORMED": ErrorSpec(
+        401, "渠道身份凭证格式错误。", "The channel token cannot be read."),
+    "AUTH_UNKNOWN_CHANNEL": ErrorSpec(
+        401, "渠道未注册。", "The channel named in the token is not registered."),
+    "AUTH_UNKNOWN_KEY": ErrorSpec(
+        401, "渠道密钥未登记。", "The token's key id is not registered for this channel."),
+    "AUTH_BAD_SIGNATURE": ErrorSpec(
+        401, "渠道签名校验失败。", "The channel token's signature does not verify."),
+    "AUTH_EXPIRED": ErrorSpec(
+        401, "渠道身份凭证已过期。", "The channel token has expired; sign a fresh one."),
+    "AUTH_NOT_YET_VALID": ErrorSpec(
+        401, "渠道身份凭证尚未生效，请校准时钟。",
+        "The channel token is issued in the future; check the server clock."),
+    "AUTH_LIFETIME_TOO_LONG": ErrorSpec(
+        401, "渠道身份凭证有效期过长。", "The channel token lives longer than allowed."),
+    "AUTH_BINDING_MISMATCH": ErrorSpec(
+        401, "渠道身份凭证与请求内容不符。",
+        "The channel token is bound to another method, path or body."),
+    "AUTH_REPLAYED": ErrorSpec(
+        401, "渠道身份凭证已被使用。", "This channel token (jti) was already used."),
+    "CHANNEL_SUSPENDED": ErrorSpec(
+        403, "该渠道已暂停服务。", "This channel is suspended and cannot call the platform."),
+    "CHANNEL_NOT_ONLINE": ErrorSpec(
+        403, "该渠道尚未上线或已退出。", "This channel is not online (applied or exited)."),
+    "FORBIDDEN": ErrorSpec(
+        403, "无权进行该操作。", "This channel may not do that."),
+    # --- registry -----------------------------------------------------------
+    "ID_NUMBER_INVALID": ErrorSpec(
+        422, "身份证号码格式或校验位不正确。",
+        "The ID number is not a valid 18-character citizen ID (format or check digit)."),
+    "CARD_NUMBER_INVALID": ErrorSpec(
+        422, "社会保障卡卡号格式不正确。", "The card number must be 9 letters or digits."),
+    "REGION_CODE_INVALID": ErrorSpec(
+        422, "行政区划代码不正确。", "The region code must be 6 digits."),
+    "PERSON_NOT_FOUND": ErrorSpec(
+        404, "未查询到持卡信息，请核对身份证号。",
+        "No card holder with this ID number is in the registry; check the number."),
+    "CARD_NOT_FOUND": ErrorSpec(
+        404, "未查询到该社会保障卡。", "No physical card with this number exists."),
+    "IDENTITY_MISMATCH": ErrorSpec(
+        422, "姓名、身份证号与卡号不匹配，请核对后重试。",
+        "The name, ID number and card number do not match the registry; check them."),
+    "CARD_NOT_ACTIVE": ErrorSpec(
+        409, "您的实体社保卡已挂失、注销或已换卡，请先到网点处理实体卡。",
+        "The physical card is lost, cancelled or replaced; settle the physical card first."),
+    "CARD_STATUS_TRANSITION_INVALID": ErrorSpec(
+        409, "实体卡当前状态不允许该变更。",
+        "The physical card's current status does not allow that change."),
+    "REPLACEMENT_CARD_INVALID": ErrorSpec(
+        422, "新卡号无效或已被使用。",
+        "The replacement card number is invalid or already belongs to a card."),
+    # --- faces --------------------------------------------------------------
+    "IMAGE_INVALID": ErrorSpec(
+        422, "照片无法识别，请上传清晰的JPEG或PNG照片。",
+        "The photo could not be read; send a clear JPEG or PNG image."),
+    "IMAGE_TOO_LARGE": ErrorSpec(
+        413, "照片过大，请压缩后重试。", "The photo is too large; send a smaller image."),
+    "FACE_NOT_FOUND": ErrorSpec(
+        422, "未检测到人脸，请正对镜头、保持光线充足。",
+        "No face was found; face the camera in good light."),
+    "FACE_MULTIPLE": ErrorSpec(
+        422, "检测到多张人脸，请确保画面中只有本人。",
+        "More than one face is in the picture; make sure only you are in view."),
+    "FACE_TOO_DARK": ErrorSpec(
+        422, "光线太暗，请到明亮处重试。", "The picture is too dark; move to a brighter place."),
+    "FACE_TOO_SMALL": ErrorSpec(
+        422, "人脸太小，请靠近镜头。", "The face is too small; come closer to the camera."),
+    "FACE_MISMATCH": ErrorSpec(
+        422, "人脸与登记照片不一致，请本人操作。",
+        "The face does not match the card holder's enrolment photo; the holder must do this."),
+    "ENROLMENT_PHOTO_MISSING": ErrorSpec(
+        409, "未留存登记照片，请到社保网点采集照片。",
+        "No enrolment photo is on file for this card holder; visit a service office."),
+    # --- e-cards ------------------------------------------------------------
+    "ECARD_NOT_FOUND": ErrorSpec(
+        404, "未查询到该电子社保卡。", "No e-card with this sign number exists in your channel."),
+    "ECARD_NOT_ACTIVE": ErrorSpec(
+        409, "电子社保卡当前不可用（实体卡挂失、注销或已解除关联）。",
+        "The e-card is not active (physical card lost or cancelled, or unlinked)."),
+    "ECARD_SUSPENDED": ErrorSpec(
+        409, "电子社保卡已暂停：实体卡已挂失。解挂或补换卡后可恢复。",
+        "The e-card is suspended because the physical card is reported lost."),
+    "ECARD_REVOKED": ErrorSpec(
+        409, "电子社保卡已注销：实体卡已注销。",
+        "The e-card is revoked because the physical card was cancelled."),
+    "PIN_REQUIRED": ErrorSpec(
+        422, "请输入电子社保卡密码。", "The e-card PIN is required for this step."),
+    "PIN_FORMAT_INVALID": ErrorSpec(
+        422, "密码须为6位数字。", "The PIN must be exactly 6 digits."),
+    "PIN_TOO_WEAK": ErrorSpec(
+        422, "密码过于简单：不能是连续或重复数字，也不能取自身份证号。",
+        "The PIN is too easy: no runs (123456), repeats (111111) or digits from the ID number."),
+    "PIN_WRONG": ErrorSpec(
+        401, "密码错误。", "The PIN is wrong."),
+    "PIN_LOCKED": ErrorSpec(
+        423, "密码错误次数过多已锁定，请通过人脸验证后重设密码。",
+        "The PIN is locked after too many wrong tries; verify your face to reset it."),
+    "PIN_ALREADY_SET": ErrorSpec(
+        409, "您已在其他渠道领取电子社保卡，请输入已设置的密码完成关联。",
+        "You already hold an e-card in another channel; enter your existing PIN to link it."),
+    # --- channels (operator) ------------------------------------------------
+    "CHANNEL_NOT_FOUND": ErrorSpec(404, "渠道不存在。", "No channel with this number exists."),
+    "CHANNEL_EXISTS": ErrorSpec(
+        409, "渠道编号已存在。", "A channel with this number already exists."),
+    "CHANNEL_NUMBER_INVALID": ErrorSpec(
+        422, "渠道编号须为10位数字。", "The channel number must be 10 digits."),
+    "CHANNEL_PARENT_INVALID": ErrorSpec(
+        422, "上级渠道不存在或本身是二级渠道。",
+        "The parent channel does not exist or is itself a second-level channel."),
+    "CHANNEL_STATUS_TRANSITION_INVALID": ErrorSpec(
+        409, "渠道当前状态不允许该变更。", "The channel's status does not allow that change."),
+    "CHANNEL_KEY_INVALID": ErrorSpec(
+        422, "渠道公钥须为 P-256 (ES256) 公钥。",
+        "The channel public key must be an EC P-256 (ES256) public key in PEM or JWK form."),
+    # --- keys / credentials -------------------------------------------------
+    "SIGNING_KEY_NOT_FOUND": ErrorSpec(404, "签名密钥不存在。", "No signing key has this id."),
+}
+
+
+class EcardError(Exception):
+    """An error a caller caused, answered as ``{"code", "message", "details"}``.
+
+    Subclasses exist for the meanings code catches by type; any catalogue code can
+    also be raised directly: ``EcardError("PIN_WRONG", details={"remaining": 3})``.
+    """
+
+    default_code = "BAD_REQUEST"
+
+    def __init__(self, code: str | None = None, *, details: Any = None,
+                 message: str | None = None) -> None:
+        code = code or self.default_code
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code!r}; add it to ecard.errors.CATALOGUE")
+        self.code = code
+        self.details = details
+        self.override_message = message
+        super().__init__(f"{code}: {message or CATALOGUE[code].en}")
+
+    @property
+    def status(self) -> int:
+        return CATALOGUE[self.code].status
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        spec = CATALOGUE[self.code]
+        body: dict[str, Any] = {
+            "code": self.code,
+            "message": self.override_message or (spec.en if lang == "en" else spec.zh),
+            "message_en": spec.en,
+            "message_zh": spec.zh,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(EcardError):
+    default_code = "VALIDATION_FAILED"
+
+
+class NotFound(EcardError):
+    default_code = "NOT_FOUND"
+
+
+class AuthError(EcardError):
+    """A channel token was refused; ``code`` says exactly why."""
+
+    default_code = "AUTH_MALFORMED"
+
+
+class FaceError(EcardError):
+    """A face image cannot be used: none, several, too dark, too small, unreadable."""
+
+    default_code = "FACE_NOT_FOUND"
+
+
+class PinError(EcardError):
+    default_code = "PIN_WRONG"
+
+
+class ConflictError(EcardError):
+    default_code = "IDEMPOTENCY_KEY_REUSED"
+
+
+def catalogue_markdown() -> str:
+    """The README's error table."""
+    lines = ["| code | HTTP | message (zh) | message (en) |", "|---|---|---|---|"]
+    for code, spec in CATALOGUE.items():
+        lines.append(f"| `{code}` | {spec.status} | {spec.zh} | {spec.en} |")
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""The outbox of notifications to channels (delivered by ``ecard worker``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ecard.db import Base, UTCDateTime
+
+# The fixed vocabulary of callbacks (DESIGN): what happened to an e-card.
+EVENTS = (
+    "issued", "relinked", "unlinked", "pin_verified", "payment_enabled", "already_issued",
+    "verified_by_pin", "verified_by_sms", "verified_by_face",
+    "suspended", "reinstated", "revoked", "rebound",
+)
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_no: Mapped[str] = mapped_column(ForeignKey("channels.channel_no"), index=True)
+    sign_no: Mapped[str | None] = mapped_column(String(32), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ecard.audit.services import Actor, AuditLog, verify_chain
+from ecard.platform import Platform
+
+
+def _write(platform: Platform, n: int) -> None:
+    with platform.db.transaction() as session:
+        log = AuditLog(session, platform.clock)
+        for i in range(n):
+            log.record(Actor("operator", "alice"), "test.event", subject=f"p{i}",
+                       channel_no="1000000001", scene="01", details={"i": i})
+
+
+def test_chain_verifies_when_untouched(platform: Platform) -> None:
+    _write(platform, 5)
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert report.ok, report.problems
+    assert report.entries == 6  # the fixture's signing-key entry + 5
+
+
+def test_edited_row_is_detected(platform: Platform) -> None:
+    _write(platform, 5)
+    with platform.db.transaction() as session:
+        session.execute(text("UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 3"))
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert any("entry 3" in p and "changed" in p for p in report.problems)
+
+
+def test_deleted_middle_row_is_detected(platform: Platform) -> None:
+    _write(platform, 5)
+    with platform.db.transaction() as session:
+        session.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert any("missing" in p for p in report.problems)
+
+
+def test_deleted_tail_is_detected_by_the_anchor(platform: Platform) -> None:
+    _write(platform, 5)
+    with platform.db.transaction() as session:
+        session.execute(text("DELETE FROM audit_log WHERE seq = 6"))
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert any("anchor" in p for p in report.problems)
