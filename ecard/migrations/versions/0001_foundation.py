@@ -1,8 +1,8 @@
-"""foundation: registry, channels, e-cards, keys, audit, outbox
+"""foundation
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:15:19.237643
+Create Date: 2026-11-23 12:17:07.515166
 """
 from __future__ import annotations
 
