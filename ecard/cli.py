@@ -83,6 +83,21 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, envvar="ECARD_PORT", default=8000, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--access-log/--no-access-log", default=False)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the API under gunicorn."""
+    from ecard.serve import serve as run_server
+    base = f"http://{host}:{port}"
+    click.echo(f"ecard API on {base}  (Swagger UI {base}/api/docs, spec {base}/api/openapi.json,"
+               f" JWKS {base}/.well-known/jwks.json)")
+    run_server(host, port, workers, access_log=access_log)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
