@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ecard.audit.services import Actor, AuditLog, verify_chain
 from ecard.platform import Platform
+
+
+def _tamper(platform: Platform, sql: str) -> None:
+    """Run ``sql`` as an attacker with the database owner's rights would: on
+    PostgreSQL that means switching the append-only trigger off first."""
+    with platform.db.transaction() as session:
+        if platform.db.dialect == "postgresql":
+            session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        session.execute(text(sql))
+        if platform.db.dialect == "postgresql":
+            session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def _write(platform: Platform, n: int) -> None:
@@ -24,8 +37,7 @@ def test_chain_verifies_when_untouched(platform: Platform) -> None:
 
 def test_edited_row_is_detected(platform: Platform) -> None:
     _write(platform, 5)
-    with platform.db.transaction() as session:
-        session.execute(text("UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 3"))
+    _tamper(platform, "UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 3")
     with platform.db.session() as session:
         report = verify_chain(session)
     assert not report.ok
@@ -34,8 +46,7 @@ def test_edited_row_is_detected(platform: Platform) -> None:
 
 def test_deleted_middle_row_is_detected(platform: Platform) -> None:
     _write(platform, 5)
-    with platform.db.transaction() as session:
-        session.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    _tamper(platform, "DELETE FROM audit_log WHERE seq = 4")
     with platform.db.session() as session:
         report = verify_chain(session)
     assert not report.ok
@@ -44,9 +55,16 @@ def test_deleted_middle_row_is_detected(platform: Platform) -> None:
 
 def test_deleted_tail_is_detected_by_the_anchor(platform: Platform) -> None:
     _write(platform, 5)
-    with platform.db.transaction() as session:
-        session.execute(text("DELETE FROM audit_log WHERE seq = 6"))
+    _tamper(platform, "DELETE FROM audit_log WHERE seq = 6")
     with platform.db.session() as session:
         report = verify_chain(session)
     assert not report.ok
     assert any("anchor" in p for p in report.problems)
+
+
+def test_postgres_refuses_updates_to_the_audit_log(platform: Platform) -> None:
+    if platform.db.dialect != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL only")
+    _write(platform, 1)
+    with pytest.raises(DBAPIError, match="append-only"), platform.db.transaction() as session:
+        session.execute(text("DELETE FROM audit_log WHERE seq = 1"))
