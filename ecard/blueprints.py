@@ -12,3 +12,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     app.register_blueprint(well_known)
     api.register_blueprint(tokens_bp)
+
+    from ecard.channels import init_app as init_channels
+    from ecard.channels.views import bp as channels_bp
+
+    init_channels(app)
+    api.register_blueprint(channels_bp)

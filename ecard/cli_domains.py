@@ -6,4 +6,6 @@ import click
 
 
 def register(main: click.Group) -> None:
-    pass
+    from ecard.channels.cli import register as register_channels
+
+    register_channels(main)

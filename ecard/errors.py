@@ -159,6 +159,17 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "CHANNEL_KEY_INVALID": ErrorSpec(
         422, "渠道公钥须为 P-256 (ES256) 公钥。",
         "The channel public key must be an EC P-256 (ES256) public key in PEM or JWK form."),
+    "CHANNEL_TYPE_INVALID": ErrorSpec(
+        422, "渠道类型不正确。",
+        "The channel type must be one of: ministry, government, partner, bank, medical, "
+        "social."),
+    "CHANNEL_CALLBACK_URL_INVALID": ErrorSpec(
+        422, "渠道回调地址须为 http 或 https 网址。",
+        "The callback URL must be an http or https address with a host."),
+    "CHANNEL_KEY_EXISTS": ErrorSpec(
+        409, "该渠道已登记此密钥编号。", "This channel already has a key with this key id."),
+    "CHANNEL_KEY_NOT_FOUND": ErrorSpec(
+        404, "该渠道没有此密钥编号。", "This channel has no key with this key id."),
     # --- keys / credentials -------------------------------------------------
     "SIGNING_KEY_NOT_FOUND": ErrorSpec(404, "签名密钥不存在。", "No signing key has this id."),
 }

@@ -33,6 +33,9 @@ def init_app(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+    from ecard.http.ratelimit import init_app as init_ratelimit
+    init_ratelimit(app)  # after the request id: a 429 envelope carries it
+
     _swagger_ui_assets(app)
 
     from ecard.blueprints import register_blueprints
