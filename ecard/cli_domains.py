@@ -9,3 +9,7 @@ def register(main: click.Group) -> None:
     from ecard.channels.cli import register as register_channels
 
     register_channels(main)
+
+    from ecard.faces.cli import register as register_faces
+
+    register_faces(main)

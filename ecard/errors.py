@@ -118,6 +118,25 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "ENROLMENT_PHOTO_MISSING": ErrorSpec(
         409, "未留存登记照片，请到社保网点采集照片。",
         "No enrolment photo is on file for this card holder; visit a service office."),
+    # --- certification (liveness) -------------------------------------------
+    "ACTION_NOT_SEEN": ErrorSpec(
+        422, "未检测到要求的动作，请按语音提示慢慢完成动作。",
+        "The requested action was not seen; follow the spoken prompt and do it slowly."),
+    "ACTIONS_OUT_OF_ORDER": ErrorSpec(
+        422, "动作顺序与提示不一致，请按提示的顺序逐个完成。",
+        "The actions were not done in the order asked; do them one by one as prompted."),
+    "NO_MOTION": ErrorSpec(
+        422, "画面没有变化，请本人面对镜头完成动作，不要使用照片。",
+        "Nothing moved between the pictures; the holder must face the camera and move."),
+    "IDENTITY_CHANGED": ErrorSpec(
+        422, "认证过程中人脸发生变化，请本人全程面对镜头。",
+        "The face changed during the check; the same person must stay in view throughout."),
+    "FRAME_REPLAYED": ErrorSpec(
+        422, "画面已被使用过，请重新拍摄。",
+        "A picture sent was already used before; capture new pictures live."),
+    "FRAMES_MISSING": ErrorSpec(
+        422, "未收到认证画面，请重新开始认证。",
+        "No pictures were received for this check; start it again."),
     # --- e-cards ------------------------------------------------------------
     "ECARD_NOT_FOUND": ErrorSpec(
         404, "未查询到该电子社保卡。", "No e-card with this sign number exists in your channel."),
