@@ -194,3 +194,26 @@ def _register_domain_commands() -> None:
 
 
 _register_domain_commands()
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for `make run`."""
+
+
+@demo.command("load")
+@pass_ctx
+def demo_load(ctx: Context) -> None:
+    """Load the demo registry and the demo channels (safe to run again)."""
+    from ecard.demo import demo_identities, load_demo_channels, load_demo_registry
+    summary = load_demo_registry(ctx.platform, ctx.actor)
+    click.echo(f"demo registry: {summary.counts()}")
+    for channel, key_path in load_demo_channels(ctx.platform, ctx.actor):
+        click.echo(f"demo channel {channel.channel_no} ({channel.type}, online): "
+                   f"private key {key_path}")
+    click.echo("demo identities (fictional people; photos from samples/demo/faces):")
+    for person in demo_identities():
+        click.echo(f"  {person['name']}  ID {person['id_number']}  card {person['card_no']}"
+                   f"  ({person['card_status']}{', enrolment photo' if person['photo'] else ''})")
+    click.echo("try it: uv run python samples/demo/try_issue.py")
+

@@ -1,0 +1,5 @@
+"""``python -m ecard``: the operator command line."""
+
+from ecard.cli import main
+
+main()
