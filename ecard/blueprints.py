@@ -18,3 +18,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     init_channels(app)
     api.register_blueprint(channels_bp)
+
+    from ecard.cards.views import bp as cards_bp
+
+    api.register_blueprint(cards_bp)

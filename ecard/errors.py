@@ -40,6 +40,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "IDEMPOTENCY_IN_PROGRESS": ErrorSpec(
         409, "相同的请求正在处理中，请稍后再试。",
         "A request with this Idempotency-Key is still being processed; retry shortly."),
+    "IDEMPOTENCY_KEY_INVALID": ErrorSpec(
+        400, "请求编号格式不正确。",
+        "The Idempotency-Key header must be 1 to 128 printable ASCII characters."),
     "INTERNAL_ERROR": ErrorSpec(
         500, "系统繁忙，请稍后再试。", "Something went wrong on our side; please try again later."),
     # --- channel authentication ---------------------------------------------
@@ -164,6 +167,12 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "PIN_ALREADY_SET": ErrorSpec(
         409, "您已在其他渠道领取电子社保卡，请输入已设置的密码完成关联。",
         "You already hold an e-card in another channel; enter your existing PIN to link it."),
+    "FACE_IMAGE_REQUIRED": ErrorSpec(
+        422, "首次领取电子社保卡需要本人刷脸，请拍摄人脸照片后重试。",
+        "A first e-card needs a photo of the holder's face; take one and retry."),
+    "ISSUANCE_CONFLICT": ErrorSpec(
+        409, "您的领卡申请正在处理中，请稍后重试。",
+        "Another request for this card holder is being processed; retry in a moment."),
     # --- channels (operator) ------------------------------------------------
     "CHANNEL_NOT_FOUND": ErrorSpec(404, "渠道不存在。", "No channel with this number exists."),
     "CHANNEL_EXISTS": ErrorSpec(

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from ecard.cards.models import ECard
+from ecard.platform import Platform
+from tests.cards.conftest import BANK, GOV
+from tests.cards.helpers import GOOD_PIN, LIVE, OTHER_PERSON, OTHER_PIN, b64, signed
+from tests.support.channel_client import ChannelIdentity, SignedClient
+from tests.support.factories import Holder
+
+CARDS = "/api/v1/cards"
+
+
+@pytest.fixture
+def as_bank(app: Flask, bank: ChannelIdentity) -> SignedClient:
+    return signed(app.test_client(), bank)
+
+
+@pytest.fixture
+def as_gov(app: Flask, gov: ChannelIdentity) -> SignedClient:
+    return signed(app.test_client(), gov)
+
+
+def _body(holder: Holder, **kw: Any) -> dict[str, Any]:
+    body = {"name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no}
+    body.update(kw)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _assert_no_raw_pii(raw: bytes, holder: Holder) -> None:
+    text = raw.decode()
+    for secret in (holder.id_number, holder.name, holder.card_no,
+                   json.dumps(holder.name)[1:-1]):
+        assert secret not in text, f"raw PII in a response: {secret!r}"
+
+
+def test_issue_read_and_already_issued(as_bank: SignedClient, holder: Holder,
+                                       faces_dir: Path) -> None:
+    face = b64(faces_dir / LIVE)
+    res = as_bank.post(CARDS, json=_body(holder, face_image=face, pin=GOOD_PIN))
+    assert res.status_code == 201, res.get_json()
+    card = res.get_json()
+    assert card["event"] == "issued" and card["level"] == 1 and card["status"] == "active"
+    assert card["name_masked"] == "*三" and card["id_masked"].count("*") == 10
+    assert 0 < card["face_score"] < 0.5
+    _assert_no_raw_pii(res.data, holder)
+
+    again = as_bank.post(CARDS, json=_body(holder, face_image=face, pin=GOOD_PIN))
+    assert again.status_code == 200
+    assert again.get_json()["event"] == "already_issued"
+    assert again.get_json()["sign_no"] == card["sign_no"]
+
+    got = as_bank.get(f"{CARDS}/{card['sign_no']}")
+    assert got.status_code == 200
+    assert got.get_json()["openid"] == card["openid"]
+    assert "status_explanation" in got.get_json()
+    _assert_no_raw_pii(got.data, holder)
+
+
+def test_refusals_answer_the_envelope_and_write_nothing(
+        as_bank: SignedClient, holder: Holder, faces_dir: Path,
+        cached_platform: Platform) -> None:
+    res = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / OTHER_PERSON),
+                                         pin=GOOD_PIN), headers={"Accept-Language": "en"})
+    assert res.status_code == 422
+    body = res.get_json()
+    assert body["code"] == "FACE_MISMATCH" and "enrolment photo" in body["message"]
+    assert body["message_zh"] and body["request_id"]
+    _assert_no_raw_pii(res.data, holder)
+    res = as_bank.post(CARDS, json=_body(holder, name="李四", face_image="x" * 20))
+    assert (res.status_code, res.get_json()["code"]) == (422, "IDENTITY_MISMATCH")
+    with cached_platform.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ECard)) == 0
+
+
+def test_shape_errors(as_bank: SignedClient, holder: Holder) -> None:
+    res = as_bank.post(CARDS, json=_body(holder, surprise=1))
+    assert res.status_code == 422 and res.get_json()["code"] == "VALIDATION_FAILED"
+    assert "surprise" in res.get_json()["details"]["fields"]["json"]
+    res = as_bank.post(CARDS, json={"name": "张三"})
+    assert res.get_json()["code"] == "VALIDATION_FAILED"
+    res = as_bank.post(CARDS, json=_body(holder, id_number="12345"))
+    assert (res.status_code, res.get_json()["code"]) == (422, "ID_NUMBER_INVALID")
+
+
+def test_every_endpoint_needs_a_channel_token(client: Any, holder: Holder) -> None:
+    for method, path in (("POST", CARDS), ("GET", f"{CARDS}/X"),
+                         ("POST", f"{CARDS}/X/unlink"), ("GET", f"{CARDS}/X/channels"),
+                         ("GET", f"{CARDS}/X/credential"), ("POST", f"{CARDS}/X/pin/verify"),
+                         ("POST", f"{CARDS}/X/pin/reset")):
+        res = client.open(path, method=method, json={})
+        assert res.status_code == 401, (method, path)
+        assert res.get_json()["code"] == "AUTH_MISSING"
+
+
+def test_relink_unlink_and_the_channel_list(as_bank: SignedClient, as_gov: SignedClient,
+                                            holder: Holder, faces_dir: Path) -> None:
+    bank = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / LIVE),
+                                          pin=GOOD_PIN)).get_json()
+    wrong = as_gov.post(CARDS, json=_body(holder, pin=OTHER_PIN))
+    assert (wrong.status_code, wrong.get_json()["code"]) == (401, "PIN_WRONG")
+    assert wrong.get_json()["details"] == {"remaining_attempts": 5}
+    gov_res = as_gov.post(CARDS, json=_body(holder, pin=GOOD_PIN))
+    assert gov_res.status_code == 201
+    gov = gov_res.get_json()
+    assert gov["event"] == "relinked" and gov["openid"] != bank["openid"]
+
+    # another channel's sign number is unknown here
+    assert as_gov.get(f"{CARDS}/{bank['sign_no']}").get_json()["code"] == "ECARD_NOT_FOUND"
+
+    listing = as_bank.get(f"{CARDS}/{bank['sign_no']}/channels")
+    assert listing.status_code == 200
+    rows = listing.get_json()["channels"]
+    assert {r["channel_no"] for r in rows} == {BANK, GOV}
+    assert gov["sign_no"].encode() not in listing.data
+    assert gov["openid"].encode() not in listing.data
+
+    res = as_gov.post(f"{CARDS}/{gov['sign_no']}/unlink", json={"pin": GOOD_PIN})
+    assert res.status_code == 200 and res.get_json()["status"] == "unlinked"
+    assert as_bank.get(f"{CARDS}/{bank['sign_no']}").get_json()["status"] == "active"
+    rows = as_bank.get(f"{CARDS}/{bank['sign_no']}/channels").get_json()["channels"]
+    assert [r["channel_no"] for r in rows] == [BANK]
+    res = as_gov.get(f"{CARDS}/{gov['sign_no']}/credential")
+    assert (res.status_code, res.get_json()["code"]) == (409, "ECARD_NOT_ACTIVE")
+
+
+def test_pin_verify_and_reset(as_bank: SignedClient, holder: Holder, faces_dir: Path) -> None:
+    card = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / LIVE),
+                                          pin=GOOD_PIN)).get_json()
+    verify = f"{CARDS}/{card['sign_no']}/pin/verify"
+    assert as_bank.post(verify, json={"pin": GOOD_PIN}).get_json() == {
+        "verified": True, "sign_no": card["sign_no"]}
+    assert as_bank.post(verify, json={"pin": "12"}).get_json()["code"] == "PIN_FORMAT_INVALID"
+    reset = f"{CARDS}/{card['sign_no']}/pin/reset"
+    res = as_bank.post(reset, json={"face_image": b64(faces_dir / OTHER_PERSON),
+                                    "new_pin": OTHER_PIN})
+    assert res.get_json()["code"] == "FACE_MISMATCH"
+    res = as_bank.post(reset, json={"face_image": b64(faces_dir / LIVE), "new_pin": "111111"})
+    assert res.get_json()["code"] == "PIN_TOO_WEAK"
+    res = as_bank.post(reset, json={"face_image": b64(faces_dir / LIVE), "new_pin": OTHER_PIN})
+    assert res.status_code == 200
+    assert as_bank.post(verify, json={"pin": OTHER_PIN}).status_code == 200
+    assert as_bank.post(verify, json={"pin": GOOD_PIN}).get_json()["code"] == "PIN_WRONG"
+
+
+def test_openapi_lists_the_card_endpoints(client: Any) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    for path in ("/api/v1/cards", "/api/v1/cards/{sign_no}", "/api/v1/cards/{sign_no}/unlink",
+                 "/api/v1/cards/{sign_no}/channels", "/api/v1/cards/{sign_no}/credential",
+                 "/api/v1/cards/{sign_no}/pin/verify", "/api/v1/cards/{sign_no}/pin/reset"):
+        assert path in spec["paths"], path
