@@ -46,9 +46,10 @@ def _channel_authenticated_endpoint() -> bool:
 class RateLimits:
     """The app's limiter and its default limit, reachable from views."""
 
-    def __init__(self, limiter: Limiter, default: list[RateLimitItem]) -> None:
+    def __init__(self, limiter: Limiter, default: list[RateLimitItem], prefix: str) -> None:
         self.limiter = limiter
         self.default = default
+        self.prefix = prefix
 
     def enforce(self, key: str | None = None) -> None:
         """Count this request against ``key``'s default budget; raise 429 when spent."""
@@ -56,9 +57,9 @@ class RateLimits:
             return
         key = key or rate_limit_key()
         for item in self.default:
-            if not self.limiter.limiter.hit(item, "default", key):
+            if not self.limiter.limiter.hit(item, self.prefix, "channel", key):
                 reset_at, _remaining = self.limiter.limiter.get_window_stats(
-                    item, "default", key)
+                    item, self.prefix, "channel", key)
                 retry_after = max(1, math.ceil(reset_at - time.time()))
                 raise EcardError("RATE_LIMITED", details={"retry_after_s": retry_after})
 
@@ -66,6 +67,7 @@ class RateLimits:
 def init_app(app: Flask) -> RateLimits:
     default = str(app.config.get("RATELIMIT_DEFAULT") or "6000 per minute")
     storage = app.config.get("REDIS_URL") or "memory://"
+    prefix = str(app.config.get("RATELIMIT_KEY_PREFIX") or "ecard")
     limiter = Limiter(
         rate_limit_key,
         default_limits=[default],
@@ -73,11 +75,11 @@ def init_app(app: Flask) -> RateLimits:
         storage_uri=str(storage),
         storage_options={"socket_timeout": 2} if storage != "memory://" else {},
         strategy="fixed-window",
-        key_prefix="ecard",
+        key_prefix=prefix,
         headers_enabled=True,
     )
     limiter.init_app(app)
-    limits = RateLimits(limiter, list(parse_many(default)))
+    limits = RateLimits(limiter, list(parse_many(default)), prefix)
     app.extensions[_EXTENSION] = limits
     return limits
 
