@@ -146,3 +146,21 @@ def test_locked_pin_is_reset_by_a_face_check(cached_platform: Platform, svc: Car
     assert row.failed_attempts == 0 and row.locked_at is None
     with cached_platform.db.transaction() as session:
         svc.verify_pin(session, BANK, sign_no, OTHER_PIN)
+
+
+def test_concurrent_wrong_tries_are_all_counted(cached_platform: Platform,
+                                                pinned: tuple[PinService, Holder]) -> None:
+    """Eight wrong tries at once from eight connections: none is lost, the PIN ends
+    locked; on PostgreSQL the row lock makes the count exactly six."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pins, holder = pinned
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        errors = list(pool.map(lambda _: _verify(pins, holder.person_id, OTHER_PIN), range(8)))
+    codes = sorted(e.code for e in errors if e is not None)
+    assert len(codes) == 8 and "PIN_LOCKED" in codes
+    row = _pin_row(cached_platform, holder.person_id)
+    assert row.locked_at is not None and row.failed_attempts >= MAX_FAILED_ATTEMPTS
+    if cached_platform.db.dialect == "postgresql":
+        assert row.failed_attempts == MAX_FAILED_ATTEMPTS
+        assert codes.count("PIN_WRONG") == MAX_FAILED_ATTEMPTS - 1
