@@ -4,13 +4,9 @@ share of it spent in the face engine, and one Argon2id hash on its own."""
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,36 +16,14 @@ from flask import Flask
 from ecard.cards.pin import make_hasher
 from ecard.faces.interfaces import DetectedFace, FaceEngine
 from ecard.platform import Platform
+from tests.bench.conftest import merge_results
 from tests.cards.helpers import ENROL, GOOD_PIN, LIVE, CachingFaceEngine, b64, make_channel
 from tests.support.channel_client import SignedClient
 from tests.support.factories import make_holder, make_id_number
 
 pytestmark = pytest.mark.bench
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results.json"
 ISSUANCES = 20
-
-
-def merge_results(values: dict[str, float]) -> None:
-    """Add metrics to bench/results.json, keeping what other benchmarks wrote."""
-    try:
-        from tests.bench.conftest import merge_results as shared_merge  # type: ignore[attr-defined]
-    except ImportError:
-        shared_merge = None
-    if shared_merge is not None:
-        shared_merge(values)
-        return
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    current: dict[str, Any] = {}
-    if RESULTS.exists():
-        current = json.loads(RESULTS.read_text(encoding="utf-8") or "{}")
-    current.update(values)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(sorted(current.items())), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, RESULTS)
 
 
 class TimedFaceEngine:
