@@ -13,6 +13,6 @@ def init_app(app: Flask) -> None:
     from ecard.platform import Platform
 
     platform: Platform = app.extensions["ecard"]
-    guard = build_replay_guard(platform.config, platform.db.sessionmaker, platform.clock)
+    guard = build_replay_guard(platform.config, platform.db.engine, platform.clock)
     app.extensions[EXTENSION] = ChannelAuthenticator.from_config(
         platform.config, platform.db.sessionmaker, guard, platform.clock)

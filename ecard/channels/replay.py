@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from ecard.channels.interfaces import ReplayGuard
 from ecard.channels.models import UsedToken
@@ -24,14 +24,15 @@ class DatabaseReplayGuard:
     """Inserts one ``used_tokens`` row per accepted token; the primary key on
     (channel_no, jti) makes the second insert fail at the database.
 
-    Each claim runs in its own short transaction, apart from the request's session:
-    a duplicate then rolls back only its own insert, and an accepted token stays
-    spent even if the request fails later (the caller signs a fresh one anyway).
+    Each claim runs in its own short transaction on the engine, apart from the
+    request's session: a duplicate then rolls back only its own insert, and an
+    accepted token stays spent even if the request fails later (the caller signs a
+    fresh one anyway). Core, not an ORM session: this is on every call's path.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *,
+    def __init__(self, engine: Engine, clock: Clock, *,
                  purge_every_s: float = 60.0, grace_s: int = 30) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._clock = clock
         self._purge_every = timedelta(seconds=purge_every_s)
         self._grace = timedelta(seconds=grace_s)
@@ -40,8 +41,8 @@ class DatabaseReplayGuard:
 
     def claim(self, channel_no: str, jti: str, expires_at: datetime) -> bool:
         try:
-            with self._sessions.begin() as session:
-                session.execute(insert(UsedToken).values(
+            with self._engine.begin() as conn:
+                conn.execute(insert(UsedToken).values(
                     channel_no=channel_no, jti=jti, expires_at=expires_at))
         except IntegrityError:
             return False
@@ -61,9 +62,9 @@ class DatabaseReplayGuard:
 
     def purge(self, now: datetime | None = None) -> int:
         cutoff = (now or self._clock.now()) - self._grace
-        with self._sessions.begin() as session:
-            result = session.execute(delete(UsedToken).where(UsedToken.expires_at < cutoff))
-        return int(getattr(result, "rowcount", 0) or 0)
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(UsedToken).where(UsedToken.expires_at < cutoff))
+        return int(result.rowcount or 0)
 
 
 class RedisReplayGuard:
@@ -91,11 +92,10 @@ class RedisReplayGuard:
         return bool(self._redis.set(f"{self._prefix}{channel_no}:{jti}", b"1", nx=True, ex=ttl))
 
 
-def build_replay_guard(config: dict[str, Any], sessions: sessionmaker[Session],
-                       clock: Clock) -> ReplayGuard:
+def build_replay_guard(config: dict[str, Any], engine: Engine, clock: Clock) -> ReplayGuard:
     """Redis when ``REDIS_URL`` is set, else the database."""
     grace = int(config.get("CLOCK_SKEW_S", 30))
     url = config.get("REDIS_URL")
     if url:
         return RedisReplayGuard.from_url(str(url), clock, grace_s=grace)
-    return DatabaseReplayGuard(sessions, clock, grace_s=grace)
+    return DatabaseReplayGuard(engine, clock, grace_s=grace)

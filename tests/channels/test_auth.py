@@ -42,7 +42,7 @@ def ticker() -> Ticker:
 @pytest.fixture
 def authn(platform: Platform, clock: FrozenClock, ticker: Ticker) -> ChannelAuthenticator:
     sessions = platform.db.sessionmaker
-    return ChannelAuthenticator(sessions, DatabaseReplayGuard(sessions, clock), clock,
+    return ChannelAuthenticator(sessions, DatabaseReplayGuard(platform.db.engine, clock), clock,
                                 directory=ChannelDirectory(sessions, monotonic=ticker))
 
 
@@ -184,7 +184,7 @@ def test_function_form_with_a_session(make_channel: MakeChannel, platform: Platf
                                       clock: FrozenClock) -> None:
     identity = make_channel()
     token = identity.token("GET", "/api/v1/channel?x=1", b"", now=clock.now().timestamp())
-    guard = DatabaseReplayGuard(platform.db.sessionmaker, clock)
+    guard = DatabaseReplayGuard(platform.db.engine, clock)
     with platform.db.sessionmaker() as session:
         caller = authenticate(session, guard, method="GET", path_with_query="/api/v1/channel?x=1",
                               body=b"", authorization_header=f"Bearer {token}", clock=clock,

@@ -40,7 +40,7 @@ def guard(request: pytest.FixtureRequest, clock: FrozenClock,
             url = request.getfixturevalue("postgres_database")
             _truncate_postgres(url)
         database = Database(url)
-        yield DatabaseReplayGuard(database.sessionmaker, clock)
+        yield DatabaseReplayGuard(database.engine, clock)
         database.dispose()
         return
     if not REDIS_URL:
@@ -88,7 +88,7 @@ def test_concurrent_claims_have_one_winner(guard: ReplayGuard, clock: FrozenCloc
 
 
 def test_database_guard_purges_expired_rows(db: Database, clock: FrozenClock) -> None:
-    guard = DatabaseReplayGuard(db.sessionmaker, clock, grace_s=30)
+    guard = DatabaseReplayGuard(db.engine, clock, grace_s=30)
     assert guard.claim("1000000001", "old-token-000001", clock.now() + timedelta(seconds=10))
     clock.advance(seconds=100)  # that token is long expired (beyond the grace)
     assert guard.claim("1000000001", "new-token-000001", clock.now() + timedelta(seconds=60))
@@ -98,7 +98,7 @@ def test_database_guard_purges_expired_rows(db: Database, clock: FrozenClock) ->
 
 
 def test_database_guard_keeps_rows_inside_grace(db: Database, clock: FrozenClock) -> None:
-    guard = DatabaseReplayGuard(db.sessionmaker, clock, grace_s=30)
+    guard = DatabaseReplayGuard(db.engine, clock, grace_s=30)
     assert guard.claim("1000000001", "d" * 16, clock.now() + timedelta(seconds=10))
     clock.advance(seconds=20)
     assert guard.purge() == 0
@@ -122,6 +122,6 @@ def test_redis_guard_sets_expiry(clock: FrozenClock) -> None:
 
 
 def test_build_picks_redis_when_configured(db: Database, clock: FrozenClock) -> None:
-    assert isinstance(build_replay_guard({}, db.sessionmaker, clock), DatabaseReplayGuard)
-    guard = build_replay_guard({"REDIS_URL": "redis://127.0.0.1:1/0"}, db.sessionmaker, clock)
+    assert isinstance(build_replay_guard({}, db.engine, clock), DatabaseReplayGuard)
+    guard = build_replay_guard({"REDIS_URL": "redis://127.0.0.1:1/0"}, db.engine, clock)
     assert isinstance(guard, RedisReplayGuard)
