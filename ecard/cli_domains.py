@@ -13,3 +13,7 @@ def register(main: click.Group) -> None:
     from ecard.faces.cli import register as register_faces
 
     register_faces(main)
+
+    from ecard.registry.cli import registry
+
+    main.add_command(registry)
