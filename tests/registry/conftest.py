@@ -45,7 +45,7 @@ def write_csv(path: Path, rows: Iterable[dict[str, str] | list[str]],
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
