@@ -166,3 +166,14 @@ def generate_cmd(n: int, out: Path, seed: int) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="N") from exc
     click.echo(f"wrote {n:,} persons to {out}")
+
+
+@registry.command("reasons")
+@click.option("--markdown", is_flag=True, help="Print a table for the README.")
+def reasons_cmd(markdown: bool) -> None:
+    """List the codes a rejected import row can carry."""
+    from ecard.registry.csvformat import REASONS
+    if markdown:
+        click.echo("| reason_code | meaning |\n|---|---|")
+    for code, text in REASONS.items():
+        click.echo(f"| `{code}` | {text} |" if markdown else f"{code}: {text}")

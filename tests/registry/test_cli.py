@@ -133,3 +133,10 @@ def test_generator_is_a_stream() -> None:
     gen = SyntheticRegistry(1).rows(10**9)
     assert next(gen)[0] == "aac002"
     assert len(next(gen)) == len(HEADER) - 1  # a billion rows, produced lazily
+
+
+def test_reasons_are_listed() -> None:
+    result = CliRunner().invoke(main, ["registry", "reasons", "--markdown"])
+    assert result.exit_code == 0
+    assert "| `ID_CHECK_DIGIT` |" in result.output
+    assert "| `FACE_MULTIPLE` |" in result.output
