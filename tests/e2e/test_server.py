@@ -47,9 +47,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(base + "/api/v1/health", timeout=1).ok:
+                if requests.get(base + "/api/v1/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("server did not start")
