@@ -144,6 +144,18 @@ class KeyRing:
     def jwks(self) -> dict[str, Any]:
         return self.keys().jwks
 
+    def active_signing_key(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
+        """The active kid and its loaded key object, for signers of compact formats
+        (identity QR codes, status lists) that are not JWTs."""
+        keys = self.keys()
+        if keys.active_kid is None:
+            raise RuntimeError("no active signing key: run 'ecard init' or 'ecard keys rotate'")
+        return keys.active_kid, keys.private[keys.active_kid]
+
+    def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """Verifying key objects by kid: the active key and those not yet retired."""
+        return dict(self.keys().public)
+
     def sign(self, claims: dict[str, Any], *, typ: str) -> str:
         keys = self.keys()
         if keys.active_kid is None:
