@@ -49,6 +49,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# SQLite runs in pysqlite's default transaction mode: it issues BEGIN before the first
+# INSERT/UPDATE/DELETE, so a unit of work takes the write lock at its first write and
+# waits (busy_timeout) for another process's. Code must therefore never make a
+# SAVEPOINT its first statement (pysqlite would commit at RELEASE): write first, or
+# avoid savepoints, as the audit log does.
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -78,9 +83,19 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back on any error."""
-        with self.sessionmaker() as session, session.begin():
-            yield session
+        """A session whose work commits on success and rolls back on any error, except
+        an error marked ``keeps_writes`` (a counted wrong PIN), which commits first."""
+        with self.sessionmaker() as session:
+            session.begin()
+            try:
+                yield session
+            except BaseException as exc:
+                if getattr(exc, "keeps_writes", False):
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+            session.commit()
 
     def session(self) -> Session:
         return self.sessionmaker()

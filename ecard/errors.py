@@ -213,13 +213,16 @@ class EcardError(Exception):
     default_code = "BAD_REQUEST"
 
     def __init__(self, code: str | None = None, *, details: Any = None,
-                 message: str | None = None) -> None:
+                 message: str | None = None, keeps_writes: bool = False) -> None:
         code = code or self.default_code
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code!r}; add it to ecard.errors.CATALOGUE")
         self.code = code
         self.details = details
         self.override_message = message
+        # True when the refusal itself is a fact to keep (a wrong PIN try is counted):
+        # Database.transaction commits what the transaction wrote, then re-raises.
+        self.keeps_writes = keeps_writes
         super().__init__(f"{code}: {message or CATALOGUE[code].en}")
 
     @property

@@ -11,15 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ecard.audit.models import AuditAnchor, AuditEntry
 from ecard.clock import Clock, SystemClock
 
 GENESIS = "0" * 64
-_MAX_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -65,34 +63,33 @@ class AuditLog:
                details: dict[str, Any] | None = None) -> AuditEntry:
         """Append one entry inside the caller's transaction.
 
-        The head is read with a row lock where the database has them (PostgreSQL), and
-        the primary key on ``seq`` settles any remaining race on SQLite.
+        The first statement bumps the anchor's sequence: on PostgreSQL that UPDATE
+        locks the anchor row, on SQLite it takes the database's write lock, so the
+        head read next is the head, and concurrent writers queue instead of forking
+        the chain. The primary key on ``seq`` remains the backstop.
         """
-        for _ in range(_MAX_RETRIES):
+        bumped = self.session.execute(
+            update(AuditAnchor).where(AuditAnchor.id == 1)
+            .values(last_seq=AuditAnchor.last_seq + 1))
+        if bumped.rowcount == 0:  # type: ignore[attr-defined]  # an empty log: the anchor is created with entry 1
+            anchor = AuditAnchor(id=1, last_seq=1, last_hash=GENESIS)
+            self.session.add(anchor)
+            self.session.flush()
+        else:
             anchor = self.session.execute(
-                select(AuditAnchor).where(AuditAnchor.id == 1).with_for_update()
-            ).scalar_one_or_none()
-            last_seq, last_hash = (anchor.last_seq, anchor.last_hash) if anchor else (0, GENESIS)
-            entry = AuditEntry(
-                seq=last_seq + 1, at=self.clock.now(), actor_type=actor.type,
-                actor_id=actor.id, subject=subject, channel_no=channel_no, scene=scene,
-                action=action, details=details or {}, prev_hash=last_hash, hash="",
-            )
-            entry.hash = _entry_hash(last_hash, _fields(entry))
-            try:
-                with self.session.begin_nested():
-                    self.session.add(entry)
-                    if anchor is None:
-                        self.session.add(AuditAnchor(id=1, last_seq=entry.seq,
-                                                     last_hash=entry.hash))
-                    else:
-                        anchor.last_seq, anchor.last_hash = entry.seq, entry.hash
-                    self.session.flush()
-            except IntegrityError:
-                self.session.expire_all()
-                continue
-            return entry
-        raise RuntimeError("audit log head kept moving; too much contention")
+                select(AuditAnchor).where(AuditAnchor.id == 1)
+                .execution_options(populate_existing=True)).scalar_one()
+        seq, prev_hash = anchor.last_seq, anchor.last_hash
+        entry = AuditEntry(
+            seq=seq, at=self.clock.now(), actor_type=actor.type, actor_id=actor.id,
+            subject=subject, channel_no=channel_no, scene=scene, action=action,
+            details=details or {}, prev_hash=prev_hash, hash="",
+        )
+        entry.hash = _entry_hash(prev_hash, _fields(entry))
+        anchor.last_hash = entry.hash
+        self.session.add(entry)
+        self.session.flush()
+        return entry
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from itertools import pairwise
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import case, literal, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ecard.audit.services import Actor, AuditLog
 from ecard.cards.models import Pin
@@ -91,14 +91,13 @@ class PinCheck:
 class PinService:
     """Sets, checks and resets PINs.
 
-    :meth:`verify` runs in its own short transaction (from ``sessions``) and commits
-    the outcome whether the PIN was right or wrong; call it before the request's own
-    transaction writes anything (on SQLite a second writer would wait for the first).
+    :meth:`verify` works in the caller's transaction. A wrong PIN must be counted even
+    though the request fails, so its error carries ``keeps_writes``: the transaction
+    (``Database.transaction``) commits the count and its audit entry, then raises.
+    Callers verify the PIN before writing anything else, so nothing more is kept.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock,
-                 hasher: PasswordHasher | None = None) -> None:
-        self._sessions = sessions
+    def __init__(self, clock: Clock, hasher: PasswordHasher | None = None) -> None:
         self.clock = clock
         self.hasher = hasher or make_hasher()
 
@@ -125,8 +124,8 @@ class PinService:
             .values(pin_hash=self.hash(new_pin), failed_attempts=0, locked_at=None,
                     updated_at=self.clock.now()))
 
-    def verify(self, person_id: int, pin: str, *, actor: Actor, channel_no: str,
-               wrong_code: str = "PIN_WRONG") -> PinCheck:
+    def verify(self, session: Session, person_id: int, pin: str, *, actor: Actor,
+               channel_no: str, wrong_code: str = "PIN_WRONG") -> PinCheck:
         """Check ``pin``; raise ``wrong_code`` (with the tries left) or ``PIN_LOCKED``.
 
         The row is locked (``FOR UPDATE``) for the check so that concurrent tries for
@@ -134,32 +133,31 @@ class PinService:
         single atomic UPDATE on every backend.
         """
         check_pin_format(pin)
-        with self._sessions() as session, session.begin():
-            row = session.scalars(
-                select(Pin).where(Pin.person_id == person_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise PinError("PIN_REQUIRED")
-            if row.locked_at is not None or row.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                raise PinError("PIN_LOCKED", details={"remaining_attempts": 0})
-            if self._matches(row.pin_hash, pin):
-                rehashed = self.hasher.check_needs_rehash(row.pin_hash)
-                values: dict[str, object] = {"failed_attempts": 0}
-                if rehashed:
-                    values["pin_hash"] = self.hash(pin)
-                if row.failed_attempts or rehashed:
-                    session.execute(update(Pin).where(Pin.person_id == person_id)
-                                    .values(updated_at=self.clock.now(), **values))
-                return PinCheck(person_id, rehashed)
-            attempts = self._count_failure(session, person_id, self.clock.now())
-            locked = attempts >= MAX_FAILED_ATTEMPTS
-            AuditLog(session, self.clock).record(
-                actor, "pin.locked" if locked else "pin.wrong", subject=f"person:{person_id}",
-                channel_no=channel_no, scene="pin", details={"failed_attempts": attempts})
+        row = session.scalars(
+            select(Pin).where(Pin.person_id == person_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise PinError("PIN_REQUIRED")
+        if row.locked_at is not None or row.failed_attempts >= MAX_FAILED_ATTEMPTS:
+            raise PinError("PIN_LOCKED", details={"remaining_attempts": 0})
+        if self._matches(row.pin_hash, pin):
+            rehashed = self.hasher.check_needs_rehash(row.pin_hash)
+            values: dict[str, object] = {"failed_attempts": 0}
+            if rehashed:
+                values["pin_hash"] = self.hash(pin)
+            if row.failed_attempts or rehashed:
+                session.execute(update(Pin).where(Pin.person_id == person_id)
+                                .values(updated_at=self.clock.now(), **values))
+            return PinCheck(person_id, rehashed)
+        attempts = self._count_failure(session, person_id, self.clock.now())
+        locked = attempts >= MAX_FAILED_ATTEMPTS
+        AuditLog(session, self.clock).record(
+            actor, "pin.locked" if locked else "pin.wrong", subject=f"person:{person_id}",
+            channel_no=channel_no, scene="pin", details={"failed_attempts": attempts})
         remaining = max(MAX_FAILED_ATTEMPTS - attempts, 0)
         if locked:
-            raise PinError("PIN_LOCKED", details={"remaining_attempts": 0})
-        raise PinError(wrong_code, details={"remaining_attempts": remaining})
+            raise PinError("PIN_LOCKED", details={"remaining_attempts": 0}, keeps_writes=True)
+        raise PinError(wrong_code, details={"remaining_attempts": remaining}, keeps_writes=True)
 
     def _matches(self, pin_hash: str, pin: str) -> bool:
         try:

@@ -3,8 +3,8 @@
 Every method works inside the caller's transaction (a view or a CLI command owns
 it) and orders its checks so that every refusal comes before the first write: a
 refused request leaves nothing behind. The one deliberate exception is a wrong PIN,
-whose count is committed by :class:`~ecard.cards.pin.PinService` in a transaction
-of its own, before this transaction writes anything.
+whose count :class:`~ecard.cards.pin.PinService` writes before anything else and keeps
+(``keeps_writes``) when the request is refused.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class CardService:
             # The first-issuance form (face + a new PIN) for someone who already has
             # a PIN: a wrong PIN there means "enter the PIN you already set".
             wrong = "PIN_ALREADY_SET" if req.face_image else "PIN_WRONG"
-            self.pins.verify(person.id, req.pin, actor=_actor(channel_no),
+            self.pins.verify(session, person.id, req.pin, actor=_actor(channel_no),
                              channel_no=channel_no, wrong_code=wrong)
             event = "relinked"
 
@@ -134,7 +134,8 @@ class CardService:
         ecard = self._usable(session, channel_no, sign_no)
         if not pin:
             raise ECardError("PIN_REQUIRED")
-        self.pins.verify(ecard.person_id, pin, actor=_actor(channel_no), channel_no=channel_no)
+        self.pins.verify(session, ecard.person_id, pin, actor=_actor(channel_no),
+                         channel_no=channel_no)
         now = self.clock.now()
         ecard.status, ecard.unlinked_at, ecard.updated_at = "unlinked", now, now
         session.flush()
@@ -146,7 +147,8 @@ class CardService:
     # -- the PIN -------------------------------------------------------------
     def verify_pin(self, session: Session, channel_no: str, sign_no: str, pin: str) -> CardView:
         ecard = self._usable(session, channel_no, sign_no)
-        self.pins.verify(ecard.person_id, pin, actor=_actor(channel_no), channel_no=channel_no)
+        self.pins.verify(session, ecard.person_id, pin, actor=_actor(channel_no),
+                         channel_no=channel_no)
         self._audit(session, channel_no, ecard.person_id, "pin.verified",
                     {"sign_no": ecard.sign_no}, scene="pin")
         self._notify(session, ecard, "pin_verified")

@@ -46,7 +46,7 @@ def card_service(platform: Platform) -> CardService:
         config = platform.config
         svc = CardService(
             protector=platform.protector, clock=platform.clock,
-            pins=PinService(platform.db.sessionmaker, platform.clock),
+            pins=PinService(platform.clock),
             faces=FaceCheck(platform.faces, platform.protector,
                             float(config["FACE_THRESHOLD_ISSUANCE"]),
                             int(config["MAX_IMAGE_BYTES"])),

@@ -92,12 +92,12 @@ def register_channel(session: Session, clock: Clock, actor: Actor, *, channel_no
                       created_at=now, updated_at=now)
     key = ChannelKey(channel_no=channel_no, kid=kid, public_pem=parsed.pem, status="active",
                      created_at=now)
+    # No savepoint: a conflict fails the whole unit of work, which the caller rolls back.
     try:
-        with session.begin_nested():
-            session.add(channel)
-            session.flush()
-            session.add(key)
-            session.flush()
+        session.add(channel)
+        session.flush()
+        session.add(key)
+        session.flush()
     except IntegrityError as exc:  # registered concurrently by another operator
         raise ChannelError("CHANNEL_EXISTS", details={"channel_no": channel_no}) from exc
     AuditLog(session, clock).record(actor, "channel.registered", channel_no=channel_no, details={
@@ -120,9 +120,8 @@ def add_key(session: Session, clock: Clock, actor: Actor, channel_no: str, publi
     key = ChannelKey(channel_no=channel_no, kid=kid, public_pem=parsed.pem, status="active",
                      created_at=clock.now())
     try:
-        with session.begin_nested():
-            session.add(key)
-            session.flush()
+        session.add(key)
+        session.flush()
     except IntegrityError as exc:
         raise ChannelError("CHANNEL_KEY_EXISTS",
                            details={"channel_no": channel_no, "kid": kid}) from exc

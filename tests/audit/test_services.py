@@ -68,3 +68,38 @@ def test_postgres_refuses_updates_to_the_audit_log(platform: Platform) -> None:
     _write(platform, 1)
     with pytest.raises(DBAPIError, match="append-only"), platform.db.transaction() as session:
         session.execute(text("DELETE FROM audit_log WHERE seq = 1"))
+
+
+def test_concurrent_writers_never_fork_the_chain(platform: Platform) -> None:
+    """Threads with their own connections append at once: one chain, no gaps."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(5):
+                with platform.db.transaction() as session:
+                    AuditLog(session, platform.clock).record(Actor("system", "t"), "race")
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert report.ok, report.problems
+    assert report.entries == 21
+
+
+def test_a_rolled_back_unit_of_work_leaves_no_audit_entry(platform: Platform) -> None:
+    with pytest.raises(RuntimeError), platform.db.transaction() as session:
+        AuditLog(session, platform.clock).record(Actor("system", "t"), "doomed")
+        raise RuntimeError("the change after the audit entry failed")
+    with platform.db.session() as session:
+        report = verify_chain(session)
+    assert report.ok and report.entries == 1

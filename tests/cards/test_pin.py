@@ -72,16 +72,19 @@ def _pin_row(platform: Platform, person_id: int) -> Pin:
 @pytest.fixture
 def pinned(cached_platform: Platform) -> tuple[PinService, Holder]:
     holder = make_holder(cached_platform)
-    pins = PinService(cached_platform.db.sessionmaker, cached_platform.clock,
+    pins = PinService(cached_platform.clock,
                       make_hasher(time_cost=1, memory_kib=8192, parallelism=1))
     with cached_platform.db.transaction() as session:
         pins.set_initial(session, holder.person_id, GOOD_PIN)
     return pins, holder
 
 
-def _verify(pins: PinService, person_id: int, pin: str) -> EcardError | None:
+def _verify(platform: Platform, pins: PinService, person_id: int,
+            pin: str) -> EcardError | None:
     try:
-        pins.verify(person_id, pin, actor=Actor("channel", BANK), channel_no=BANK)
+        with platform.db.transaction() as session:
+            pins.verify(session, person_id, pin, actor=Actor("channel", BANK),
+                        channel_no=BANK)
     except EcardError as exc:
         return exc
     return None
@@ -91,14 +94,14 @@ def test_wrong_tries_count_down_then_lock(cached_platform: Platform,
                                           pinned: tuple[PinService, Holder]) -> None:
     pins, holder = pinned
     for left in range(MAX_FAILED_ATTEMPTS - 1, 0, -1):
-        err = _verify(pins, holder.person_id, OTHER_PIN)
+        err = _verify(cached_platform, pins, holder.person_id, OTHER_PIN)
         assert err is not None and err.code == "PIN_WRONG"
         assert err.details == {"remaining_attempts": left}
-    err = _verify(pins, holder.person_id, OTHER_PIN)  # the sixth wrong try locks
+    err = _verify(cached_platform, pins, holder.person_id, OTHER_PIN)  # the sixth wrong try locks
     assert err is not None and err.code == "PIN_LOCKED" and err.status == 423
     row = _pin_row(cached_platform, holder.person_id)
     assert row.failed_attempts == MAX_FAILED_ATTEMPTS and row.locked_at is not None
-    err = _verify(pins, holder.person_id, GOOD_PIN)  # even the right PIN, now
+    err = _verify(cached_platform, pins, holder.person_id, GOOD_PIN)  # even the right PIN, now
     assert err is not None and err.code == "PIN_LOCKED"
 
 
@@ -106,11 +109,11 @@ def test_a_right_pin_resets_the_counter(cached_platform: Platform,
                                         pinned: tuple[PinService, Holder]) -> None:
     pins, holder = pinned
     for _ in range(3):
-        assert _verify(pins, holder.person_id, OTHER_PIN) is not None
+        assert _verify(cached_platform, pins, holder.person_id, OTHER_PIN) is not None
     assert _pin_row(cached_platform, holder.person_id).failed_attempts == 3
-    assert _verify(pins, holder.person_id, GOOD_PIN) is None
+    assert _verify(cached_platform, pins, holder.person_id, GOOD_PIN) is None
     assert _pin_row(cached_platform, holder.person_id).failed_attempts == 0
-    err = _verify(pins, holder.person_id, OTHER_PIN)
+    err = _verify(cached_platform, pins, holder.person_id, OTHER_PIN)
     assert err is not None and err.details == {"remaining_attempts": 5}
 
 
@@ -156,7 +159,8 @@ def test_concurrent_wrong_tries_are_all_counted(cached_platform: Platform,
 
     pins, holder = pinned
     with ThreadPoolExecutor(max_workers=8) as pool:
-        errors = list(pool.map(lambda _: _verify(pins, holder.person_id, OTHER_PIN), range(8)))
+        errors = list(pool.map(
+            lambda _: _verify(cached_platform, pins, holder.person_id, OTHER_PIN), range(8)))
     codes = sorted(e.code for e in errors if e is not None)
     assert len(codes) == 8 and "PIN_LOCKED" in codes
     row = _pin_row(cached_platform, holder.person_id)

@@ -134,7 +134,7 @@ def test_401_and_5xx_answers_are_not_stored(as_bank: SignedClient, platform_: Pl
     holder: Holder = make_holder(platform_)
     from ecard.cards.pin import PinService
     with platform_.db.transaction() as session:
-        PinService(platform_.db.sessionmaker, platform_.clock).set_initial(
+        PinService(platform_.clock).set_initial(
             session, holder.person_id, GOOD_PIN)
     body = {"name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no,
             "pin": OTHER_PIN}
