@@ -1,4 +1,5 @@
-"""Rewrite the README's error table from ecard/errors.py (run after adding a code)."""
+"""Rewrite the README's generated tables (error catalogue, registry reject codes)
+from the code: run after adding a code."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import re
 from pathlib import Path
 
 from ecard.errors import catalogue_markdown
+from ecard.registry.csvformat import reasons_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-START, END = "<!-- errors:start -->", "<!-- errors:end -->"
+TABLES = {"errors": catalogue_markdown, "reasons": reasons_markdown}
 
 text = README.read_text(encoding="utf-8")
-block = f"{START}\n{catalogue_markdown()}\n{END}"
-README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text,
-                         flags=re.S), encoding="utf-8")
+for name, render in TABLES.items():
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{render()}\n{end}"
+    text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _, b=block: b, text,
+                  flags=re.S)
+README.write_text(text, encoding="utf-8")

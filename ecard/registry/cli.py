@@ -172,8 +172,9 @@ def generate_cmd(n: int, out: Path, seed: int) -> None:
 @click.option("--markdown", is_flag=True, help="Print a table for the README.")
 def reasons_cmd(markdown: bool) -> None:
     """List the codes a rejected import row can carry."""
-    from ecard.registry.csvformat import REASONS
+    from ecard.registry.csvformat import REASONS, reasons_markdown
     if markdown:
-        click.echo("| reason_code | meaning |\n|---|---|")
+        click.echo(reasons_markdown())
+        return
     for code, text in REASONS.items():
-        click.echo(f"| `{code}` | {text} |" if markdown else f"{code}: {text}")
+        click.echo(f"{code}: {text}")

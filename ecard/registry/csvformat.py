@@ -273,3 +273,10 @@ def parse_row(header: Header, fields: list[str], line: int, *, today: date) -> R
         card_no=card_no, generation=int(generation), bank_code=bank_code,
         bank_account=account, phone=phone, status=status, replaced_by=replaced_by,
         photo=get("photo"))
+
+
+def reasons_markdown() -> str:
+    """The README's table of reject codes."""
+    rows = ["| reason_code | meaning |", "|---|---|"]
+    rows += [f"| `{code}` | {text} |" for code, text in REASONS.items()]
+    return "\n".join(rows)
