@@ -38,9 +38,8 @@ import binascii
 import secrets
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -53,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from ecard.tokens.interfaces import InvalidToken
 
 SCHEME = "EC1."
+_SCHEME_BYTES = SCHEME.encode("ascii")
 VERSION = 1
 MAX_LIFETIME_S = 60
 NONCE_BYTES = 12
@@ -93,9 +93,8 @@ class SigningKeySource(Protocol):
     def active_signing_key(self) -> tuple[str, ec.EllipticCurvePrivateKey]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityClaims:
-    """What a verified identity code says."""
+class IdentityClaims(NamedTuple):
+    """What a verified identity code says (a named tuple: cheap to build per scan)."""
 
     kid: str
     ecard_index: int
@@ -115,13 +114,23 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64url_decode_strict(text: str) -> bytes:
+# Decoding swaps "-_" with "+/" so that the standard alphabet's "+/" become invalid;
+# strict a2b then refuses every character outside base64url, padding and whitespace.
+_B64URL_TO_STD = bytes.maketrans(b"-_+/", b"+/-_")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# A last character may only carry bits that are data: for 2 or 3 characters after the
+# last full group, its low 4 or 2 bits must be zero.
+_CANONICAL_LAST = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
+_PADDING = (b"", b"", b"==", b"=")
+
+
+def _b64url_decode_strict(raw: bytes) -> bytes:
     """Decode base64url without padding, refusing every text but the canonical one
     (stray characters, ``+``/``/``, padding, non-zero trailing bits)."""
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64url(raw) != text:
+    rem = len(raw) % 4
+    if rem == 1 or (rem and raw[-1] not in _CANONICAL_LAST[rem]):
         raise ValueError("non-canonical base64url")
-    return raw
+    return binascii.a2b_base64(raw.translate(_B64URL_TO_STD) + _PADDING[rem], strict_mode=True)
 
 
 def scene_bits(scenes: Iterable[str]) -> int:
@@ -133,8 +142,8 @@ def scene_bits(scenes: Iterable[str]) -> int:
     return bits
 
 
-def _scenes_from_bits(bits: int) -> frozenset[str]:
-    return frozenset(code for code, bit in _SCENE_BITS.items() if bits & bit)
+_SCENE_SETS = tuple(frozenset(code for code, bit in _SCENE_BITS.items() if bits & bit)
+                    for bits in range(_ALL_SCENE_BITS + 1))
 
 
 # -- issuing --------------------------------------------------------------------------
@@ -229,10 +238,15 @@ def verify_identity_code(
 
 def _verify(token: str, public_keys_by_kid: Mapping[str, ec.EllipticCurvePublicKey]
             ) -> IdentityClaims:
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token[:4] != SCHEME:
+    # The hot path of an offline terminal: bytes throughout, no work before the
+    # signature that the signature check does not need.
+    if not isinstance(token, str):
+        raise TypeError("an identity code is text")
+    raw = token.encode("ascii")
+    if raw[:4] != _SCHEME_BYTES or len(raw) > MAX_TOKEN_CHARS:
         raise ValueError("not an identity code")
-    signing_input, dot, sig_text = token.rpartition(".")
-    if not dot or len(sig_text) != 86:
+    signing_input, _, sig_text = raw.rpartition(b".")
+    if len(sig_text) != 86:
         raise ValueError("malformed")
     payload = _b64url_decode_strict(signing_input[4:])
     if payload[0] != VERSION:
@@ -243,18 +257,17 @@ def _verify(token: str, public_keys_by_kid: Mapping[str, ec.EllipticCurvePublicK
     kid = payload[2:2 + kid_len].decode("ascii")
     public_key = public_keys_by_kid[kid]
     sig = _b64url_decode_strict(sig_text)
-    r = int.from_bytes(sig[:32], "big")
     s = int.from_bytes(sig[32:], "big")
     if s > _HALF_N:
         raise ValueError("high-s signature")
-    public_key.verify(encode_dss_signature(r, s), signing_input.encode("ascii"), _ECDSA)
+    public_key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), s), signing_input,
+                      _ECDSA)
     # The signature holds: from here on the fields are the platform's.
     index, channel, scenes, iat, lifetime, nonce = _TAIL.unpack_from(payload, 2 + kid_len)
-    if not 0 < lifetime <= MAX_LIFETIME_S or scenes & ~_ALL_SCENE_BITS or channel >= 10**10:
+    if not 0 < lifetime <= MAX_LIFETIME_S or scenes > _ALL_SCENE_BITS or channel >= 10**10:
         raise ValueError("field out of range")
-    return IdentityClaims(kid=kid, ecard_index=index, channel_no=f"{channel:010d}",
-                          scenes=_scenes_from_bits(scenes), iat=iat, exp=iat + lifetime,
-                          nonce=nonce)
+    return IdentityClaims(kid, index, f"{channel:010d}", _SCENE_SETS[scenes], iat,
+                          iat + lifetime, nonce)
 
 
 def public_keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, ec.EllipticCurvePublicKey]:
@@ -267,10 +280,10 @@ def public_keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, ec.EllipticCurve
         if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or "kid" not in jwk:
             continue
         try:
-            x = int.from_bytes(_b64url_decode_strict(jwk["x"]), "big")
-            y = int.from_bytes(_b64url_decode_strict(jwk["y"]), "big")
+            x = int.from_bytes(_b64url_decode_strict(jwk["x"].encode("ascii")), "big")
+            y = int.from_bytes(_b64url_decode_strict(jwk["y"].encode("ascii")), "big")
             keys[str(jwk["kid"])] = ec.EllipticCurvePublicNumbers(
                 x, y, ec.SECP256R1()).public_key()
-        except (ValueError, KeyError, TypeError) as exc:  # incl. a point off the curve
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # or off the curve
             raise ValueError(f"malformed JWK {jwk.get('kid')!r}") from exc
     return keys

@@ -191,6 +191,30 @@ def test_every_single_character_change_is_refused_even_when_expired(
                 assert type(caught.value) is InvalidToken, (i, c)
 
 
+def test_other_spellings_of_the_same_bytes_are_refused(
+        key: ec.EllipticCurvePrivateKey, keys: dict[str, ec.EllipticCurvePublicKey]) -> None:
+    """Only the canonical base64url text verifies: no '+' '/', padding, whitespace,
+    non-ASCII, or a last character with stray low bits."""
+    token = _sign(key)
+    head, _, sig = token.rpartition(".")
+    payload_text = head[4:]
+    spellings = [
+        token.replace("-", "+").replace("_", "/"), token + "=", token + "==",
+        head + "." + sig[:40] + "\n" + sig[40:], head + ". " + sig, " " + token,
+        token.replace("A", "\u0410", 1), head + "." + sig + "\x00",
+        # 70 characters = 52 bytes + 4 stray bits in the last character.
+        "EC1." + payload_text[:-1] + B64URL[B64URL.find(payload_text[-1]) | 1] + "." + sig,
+        # 86 characters = 64 bytes + 4 stray bits.
+        head + "." + sig[:-1] + B64URL[B64URL.find(sig[-1]) | 8],
+    ]
+    assert len(payload_text) % 4 == 2 and len(sig) % 4 == 2
+    for text in spellings:
+        if text == token:
+            continue
+        with pytest.raises(InvalidToken):
+            verify_identity_code_at_time(text, keys, T)
+
+
 def test_unknown_kid_and_other_key(key: ec.EllipticCurvePrivateKey) -> None:
     token = _sign(key)
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
