@@ -7,8 +7,8 @@ Text form (161 characters with the platform's 16-character key ids)::
 * ``EC1.`` tells scanners an identity code from a payment code (18 digits) and
   versions the text form. It is part of the signed input, which is the ASCII text
   ``EC1.<payload>``: no JWS signing input (``<header>.<payload>``) can begin with
-  ``EC1.``, because no JSON header encodes to those three characters, so a JWT
-  signature of the same key can never be passed off as an identity code.
+  ``EC1.``, since a header starting so would start with a control byte (0x10–0x13),
+  which JSON cannot, so a JWT signature of the same key never passes as a code.
 * The payload is 52 bytes of big-endian binary (with a 16-character kid)::
 
       version u8 (=1) | kid length u8 | kid ASCII | e-card index u64 |
@@ -21,9 +21,14 @@ Text form (161 characters with the platform's 16-character key ids)::
   low half: the signer normalises it and the verifier refuses the high twin, so each
   signed payload has exactly one valid text (ECDSA signatures are otherwise malleable;
   redemption is keyed by the nonce anyway).
+* In a QR symbol (level M) the text takes byte mode, version 9 (53 × 53 modules).
+  Upper-case base32 would allow alphanumeric mode: 192 characters, version 8
+  (49 × 49). The JWS-like base64url text was kept: tools and SDKs decode it already,
+  and four modules per side do not change what a phone screen can show.
 
-Verification is ``cryptography``'s ECDSA verify plus a few microseconds of parsing
-(PyJWT's decode reaches about half of the raw rate; see DESIGN). Every failure raises
+Verification is ``cryptography``'s ECDSA verify plus a few microseconds of parsing:
+0.86–0.88 of the raw verify rate here (``tests/bench/test_qr.py``), where PyJWT's
+decode of the same claims reaches about 0.5 (DESIGN). Every failure raises
 the one opaque :class:`InvalidToken`. Only a code whose signature verifies may be
 reported as :class:`ExpiredToken`: what that reveals (a genuine platform code is
 old) anyone can read from its unencrypted ``iat``, so it is no oracle, and it lets
