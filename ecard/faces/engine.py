@@ -9,6 +9,7 @@ install fails loudly instead of ending the process with status 0.
 from __future__ import annotations
 
 import threading
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -31,7 +32,10 @@ def face_recognition_module() -> ModuleType:
         with _lock:
             if _module is None:
                 try:
-                    import face_recognition
+                    with warnings.catch_warnings():
+                        # face_recognition_models imports the deprecated pkg_resources
+                        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                        import face_recognition
                 except SystemExit as exc:  # its quit() when the models are missing
                     raise FaceModelsUnavailable(
                         "face_recognition could not load face_recognition_models") from exc
