@@ -22,3 +22,11 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from ecard.cards.views import bp as cards_bp
 
     api.register_blueprint(cards_bp)
+
+    from ecard.certification.views import bp as certification_bp
+    from ecard.operators.views import bp as operator_bp
+
+    api.register_blueprint(certification_bp)
+    api.register_blueprint(operator_bp)
+    api.spec.components.security_scheme("operatorToken", {
+        "type": "http", "scheme": "bearer", "description": "op_… from `ecard operator add`"})

@@ -17,3 +17,9 @@ def register(main: click.Group) -> None:
     from ecard.registry.cli import registry
 
     main.add_command(registry)
+
+    from ecard.certification.cli import register as register_certification
+    from ecard.operators.cli import register as register_operators
+
+    register_certification(main)
+    register_operators(main)

@@ -39,6 +39,11 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_REDIS_URL": ("REDIS_URL", _str),
     "ECARD_RATELIMIT": ("RATELIMIT_DEFAULT", _str),
     "ECARD_FACE_THRESHOLD_ISSUANCE": ("FACE_THRESHOLD_ISSUANCE", _float),
+    "ECARD_FACE_THRESHOLD_CERTIFICATION": ("FACE_THRESHOLD_CERTIFICATION", _float),
+    "ECARD_CERTIFICATION_MAX_FRAMES": ("CERTIFICATION_MAX_FRAMES", _int),
+    "ECARD_CERTIFICATION_MAX_FRAME_BYTES": ("CERTIFICATION_MAX_FRAME_BYTES", _int),
+    "ECARD_CERTIFICATION_UTC_OFFSET_MIN": ("CERTIFICATION_UTC_OFFSET_MIN", _int),
+    "ECARD_CERTIFICATION_REGION_PERIODS": ("CERTIFICATION_REGION_PERIODS", _str),
     "ECARD_TOKEN_MAX_AGE_S": ("CHANNEL_TOKEN_MAX_AGE_S", _int),
     "ECARD_CLOCK_SKEW_S": ("CLOCK_SKEW_S", _int),
     "ECARD_CREDENTIAL_TTL_S": ("CREDENTIAL_TTL_S", _int),
@@ -56,6 +61,16 @@ DEFAULTS: Mapping[str, Any] = {
     # dlib's 128-d model: distance <= 0.6 is its published same-person tolerance on
     # LFW; issuance binds a card to a person, so we sit stricter, at 0.5.
     "FACE_THRESHOLD_ISSUANCE": 0.5,
+    # Remote certification decides who is paid a pension: the same 0.5 as issuance;
+    # elder mode uses this value too (it never loosens identity).
+    "FACE_THRESHOLD_CERTIFICATION": 0.5,
+    "CERTIFICATION_MAX_FRAMES": 12,  # frames per submission
+    "CERTIFICATION_MAX_FRAME_BYTES": 1024 * 1024,  # one 640-1280 px JPEG/PNG frame
+    # The "day" of "three failed sessions a day" is the local day (China: UTC+8).
+    "CERTIFICATION_UTC_OFFSET_MIN": 480,
+    # Certification period (months) of residents and civil servants by region code
+    # prefix, "44=6,310101=3"; 12 where none matches.
+    "CERTIFICATION_REGION_PERIODS": "",
     "CHANNEL_TOKEN_MAX_AGE_S": 300,
     "CLOCK_SKEW_S": 30,
     "CREDENTIAL_TTL_S": 24 * 3600,

@@ -140,6 +140,35 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "FRAMES_MISSING": ErrorSpec(
         422, "未收到认证画面，请重新开始认证。",
         "No pictures were received for this check; start it again."),
+    "SESSION_EXPIRED": ErrorSpec(
+        422, "认证已超时，请重新开始认证。",
+        "The check was not finished before its deadline; start a new one."),
+    "SESSION_NOT_FOUND": ErrorSpec(
+        404, "认证会话不存在。", "No certification session with this id exists in your channel."),
+    "SESSION_ALREADY_DECIDED": ErrorSpec(
+        409, "本次认证已完成，请重新开始认证。",
+        "This certification session was already decided; start a new one."),
+    "CERTIFICATION_SESSION_INVALID": ErrorSpec(
+        422, "人脸认证结果无效或已使用，请重新进行人脸认证。",
+        "The certification session is not a recent passed check of this holder for "
+        "issuance, or it was already used; do a new face check."),
+    "RECIPIENT_NOT_FOUND": ErrorSpec(
+        404, "未查询到您的待遇领取信息，请联系参保地社保经办机构。",
+        "No pension entitlement is on file for this holder; contact the social-security "
+        "office."),
+    "RECIPIENT_STOPPED": ErrorSpec(
+        409, "该待遇已终止，无需认证。",
+        "This pension entitlement has stopped; no certification is needed."),
+    "APPEAL_NOT_FOUND": ErrorSpec(404, "申诉不存在。", "No appeal with this id exists."),
+    "APPEAL_ALREADY_DECIDED": ErrorSpec(
+        409, "该申诉已处理。", "This appeal was already approved or rejected."),
+    "OPERATOR_AUTH_MISSING": ErrorSpec(
+        401, "缺少操作员凭证。",
+        "The request carries no operator token (Authorization: Bearer op_…)."),
+    "OPERATOR_AUTH_INVALID": ErrorSpec(
+        401, "操作员凭证无效。", "The operator token is unknown or disabled."),
+    "OPERATOR_EXISTS": ErrorSpec(
+        409, "操作员已存在。", "An operator with this name already exists."),
     # --- e-cards ------------------------------------------------------------
     "ECARD_NOT_FOUND": ErrorSpec(
         404, "未查询到该电子社保卡。", "No e-card with this sign number exists in your channel."),

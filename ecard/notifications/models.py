@@ -15,6 +15,7 @@ EVENTS = (
     "issued", "relinked", "unlinked", "pin_verified", "payment_enabled", "already_issued",
     "verified_by_pin", "verified_by_sms", "verified_by_face",
     "suspended", "reinstated", "revoked", "rebound",
+    "certification_warning", "certification_suspended", "certification_reinstated",
 )
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
 

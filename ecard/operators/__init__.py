@@ -1,0 +1,1 @@
+"""Platform operators: who reviews appeals through the operator API."""
