@@ -23,6 +23,12 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     api.register_blueprint(cards_bp)
 
+    from ecard.payments.views import bp as payments_bp
+    from ecard.payments.views import level2_bp
+
+    api.register_blueprint(level2_bp)
+    api.register_blueprint(payments_bp)
+
     from ecard.certification.views import bp as certification_bp
     from ecard.operators.views import bp as operator_bp
 

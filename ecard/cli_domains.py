@@ -23,3 +23,7 @@ def register(main: click.Group) -> None:
 
     register_certification(main)
     register_operators(main)
+
+    from ecard.payments.cli import payments
+
+    main.add_command(payments)

@@ -50,6 +50,8 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_MAX_IMAGE_BYTES": ("MAX_IMAGE_BYTES", _int),
     "ECARD_LOG_JSON": ("LOG_JSON", _bool),
     "ECARD_PUBLIC_URL": ("PUBLIC_URL", _str),
+    "ECARD_PAYMENT_NO_PIN_LIMIT_FEN": ("PAYMENT_NO_PIN_LIMIT_FEN", _int),
+    "ECARD_PAYMENT_DEMO_FUNDS_FEN": ("PAYMENT_DEMO_FUNDS_FEN", _int),
 }
 
 DEFAULTS: Mapping[str, Any] = {
@@ -78,6 +80,10 @@ DEFAULTS: Mapping[str, Any] = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "LOG_JSON": False,
     "PUBLIC_URL": "http://127.0.0.1:8000",
+    # Payments at or under this amount (fen) are captured without the holder's PIN.
+    "PAYMENT_NO_PIN_LIMIT_FEN": 20000,
+    # What the demo bank adapter holds for each newly linked holder account (fen).
+    "PAYMENT_DEMO_FUNDS_FEN": 100000,
     # flask-smorest / OpenAPI
     "API_TITLE": "ecard platform API",
     "API_VERSION": "v1",

@@ -229,6 +229,69 @@ CATALOGUE: dict[str, ErrorSpec] = {
         404, "该渠道没有此密钥编号。", "This channel has no key with this key id."),
     # --- keys / credentials -------------------------------------------------
     "SIGNING_KEY_NOT_FOUND": ErrorSpec(404, "签名密钥不存在。", "No signing key has this id."),
+    # --- level 2 (payment enabled) and payments --------------------------------
+    "ECARD_LEVEL_INSUFFICIENT": ErrorSpec(
+        409, "请先开通缴费结算功能（二级电子社保卡）。",
+        "Payment is not enabled for this e-card; link the bank account (level 2) first."),
+    "NO_BANK_ACCOUNT": ErrorSpec(
+        409, "社保卡未关联银行账户或银行预留手机号，请到合作银行网点办理。",
+        "The physical card has no linked bank account or bank-reserved phone; visit the "
+        "card's bank."),
+    "SMS_CODE_NOT_SENT": ErrorSpec(
+        409, "请先获取短信验证码。", "No SMS code was sent for this e-card; request one first."),
+    "SMS_CODE_WRONG": ErrorSpec(
+        422, "短信验证码错误。", "The SMS code is wrong."),
+    "SMS_CODE_EXPIRED": ErrorSpec(
+        410, "短信验证码已过期，请重新获取。", "The SMS code has expired; request a new one."),
+    "SMS_CODE_ATTEMPTS_EXCEEDED": ErrorSpec(
+        429, "短信验证码错误次数过多，请重新获取。",
+        "Too many wrong SMS codes; request a new code."),
+    "SMS_RESEND_TOO_SOON": ErrorSpec(
+        429, "短信发送过于频繁，请稍后再试。",
+        "An SMS code was sent less than a minute ago; wait before asking again."),
+    "CHANNEL_NOT_MERCHANT": ErrorSpec(
+        403, "该渠道不是收单机构，不能发起收款。",
+        "Only acquirer channels (medical or partner) may take payments."),
+    "CURRENCY_NOT_SUPPORTED": ErrorSpec(
+        422, "仅支持人民币（CNY）。", "Only the currency CNY is supported."),
+    "PAYMENT_CODE_INVALID": ErrorSpec(
+        422, "付款码无效，请让付款人刷新付款码。",
+        "The payment code is not valid; ask the payer to refresh the code."),
+    "PAYMENT_CODE_EXPIRED": ErrorSpec(
+        422, "付款码已过期，请让付款人刷新付款码。",
+        "The payment code has expired; ask the payer to refresh the code."),
+    "PAYMENT_CODE_USED": ErrorSpec(
+        409, "付款码已使用，请让付款人刷新付款码。",
+        "The payment code was already used; ask the payer to refresh the code."),
+    "ORDER_ID_CONFLICT": ErrorSpec(
+        409, "该订单号已用于金额或币种不同的支付。",
+        "This order id was already used for a payment with another amount or currency."),
+    "ORDER_IN_PROGRESS": ErrorSpec(
+        409, "该订单正在支付中，请稍后查询结果。",
+        "A payment with this order id is being processed; retry shortly."),
+    "INSUFFICIENT_FUNDS": ErrorSpec(
+        402, "账户余额不足。", "The account does not hold enough funds for this amount."),
+    "PAYMENT_NOT_FOUND": ErrorSpec(
+        404, "未查询到该笔支付。", "No payment with this id exists for you."),
+    "PAYMENT_NOT_PENDING": ErrorSpec(
+        409, "该笔支付无需确认或已失效。",
+        "This payment is not waiting for the holder's confirmation."),
+    "PAYMENT_EXPIRED": ErrorSpec(
+        410, "支付确认已超时，请重新发起支付。",
+        "The payment was not confirmed in time; start a new payment."),
+    "PAYMENT_NOT_REFUNDABLE": ErrorSpec(
+        409, "该笔支付当前不能退款。", "This payment is not captured, so it cannot be refunded."),
+    "REFUND_EXCEEDS_CAPTURED": ErrorSpec(
+        422, "退款金额超过可退金额。",
+        "The refund would exceed the captured amount less earlier refunds."),
+    "REFUND_ID_CONFLICT": ErrorSpec(
+        409, "该退款单号已用于金额不同的退款。",
+        "This refund id was already used with another amount."),
+    "ORDER_NOT_FOUND": ErrorSpec(
+        404, "订单不存在或已失效，请让收银员重新出示收款码。",
+        "The order code is unknown or has expired; ask the cashier for a new one."),
+    "ORDER_ALREADY_PAID": ErrorSpec(
+        409, "该订单已支付。", "This order is already paid."),
 }
 
 

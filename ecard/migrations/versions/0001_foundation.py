@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:19:29.969444
+Create Date: 2026-11-23 13:14:15.640717
 """
 from __future__ import annotations
 
@@ -69,17 +69,30 @@ def upgrade() -> None:
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_records_created_at'), ['created_at'], unique=False)
 
-    op.create_table('operators',
+    op.create_table('ledger_accounts',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('owner', sa.String(length=32), nullable=False),
+    sa.Column('balance_fen', sa.BigInteger(), nullable=False),
     sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
-    sa.UniqueConstraint('name', name=op.f('uq_operators_name')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_operators_token_hash'))
+    sa.CheckConstraint("balance_fen >= 0 OR kind = 'external'", name=op.f('ck_ledger_accounts_balance_not_negative')),
+    sa.CheckConstraint("kind IN ('holder', 'merchant', 'external')", name=op.f('ck_ledger_accounts_kind_known')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
+    sa.UniqueConstraint('kind', 'owner', name=op.f('uq_ledger_accounts_kind'))
     )
+    op.create_table('ledger_postings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('ref', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_fen > 0', name=op.f('ck_ledger_postings_amount_positive')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_postings')),
+    sa.UniqueConstraint('kind', 'ref', name=op.f('uq_ledger_postings_kind'))
+    )
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_postings_created_at'), ['created_at'], unique=False)
+
     op.create_table('persons',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('id_index', sa.String(length=64), nullable=False),
@@ -118,57 +131,6 @@ def upgrade() -> None:
     with op.batch_alter_table('used_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_used_tokens_expires_at'), ['expires_at'], unique=False)
 
-    op.create_table('benefit_recipients',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('type', sa.String(length=20), nullable=False),
-    sa.Column('monthly_pension_fen', sa.BigInteger(), nullable=False),
-    sa.Column('funeral_grant_fen', sa.BigInteger(), nullable=False),
-    sa.Column('survivor_lump_sum_fen', sa.BigInteger(), nullable=False),
-    sa.Column('region', sa.String(length=6), nullable=False),
-    sa.Column('bank_account_enc', sa.LargeBinary(), nullable=False),
-    sa.Column('period_months', sa.Integer(), nullable=False),
-    sa.Column('certified_until', sa.Date(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('backpay_due', sa.Boolean(), nullable=False),
-    sa.Column('backpay_months', sa.Integer(), nullable=False),
-    sa.Column('last_certified_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('died_on', sa.Date(), nullable=True),
-    sa.Column('row_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_benefit_recipients_person_id_persons')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_benefit_recipients')),
-    sa.UniqueConstraint('person_id', name=op.f('uq_benefit_recipients_person_id'))
-    )
-    with op.batch_alter_table('benefit_recipients', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_benefit_recipients_region'), ['region'], unique=False)
-        batch_op.create_index(batch_op.f('ix_benefit_recipients_status'), ['status'], unique=False)
-
-    op.create_table('certification_sessions',
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('channel_no', sa.String(length=10), nullable=False),
-    sa.Column('sign_no', sa.String(length=32), nullable=True),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('mode', sa.String(length=12), nullable=False),
-    sa.Column('purpose', sa.String(length=12), nullable=False),
-    sa.Column('nonce', sa.String(length=64), nullable=False),
-    sa.Column('actions', sa.JSON(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('passed', sa.Boolean(), nullable=True),
-    sa.Column('reason', sa.String(length=40), nullable=True),
-    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deadline', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('used_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['channel_no'], ['channels.channel_no'], name=op.f('fk_certification_sessions_channel_no_channels')),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_sessions_person_id_persons')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_sessions'))
-    )
-    with op.batch_alter_table('certification_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certification_sessions_channel_no'), ['channel_no'], unique=False)
-        batch_op.create_index(batch_op.f('ix_certification_sessions_person_id'), ['person_id'], unique=False)
-
     op.create_table('channel_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel_no', sa.String(length=10), nullable=False),
@@ -193,6 +155,41 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_face_templates_person_id_persons')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_face_templates'))
     )
+    op.create_table('ledger_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('posting_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint('amount_fen <> 0', name=op.f('ck_ledger_entries_amount_not_zero')),
+    sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_ledger_entries_account_id_ledger_accounts')),
+    sa.ForeignKeyConstraint(['posting_id'], ['ledger_postings.id'], name=op.f('fk_ledger_entries_posting_id_ledger_postings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries'))
+    )
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entries_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_posting_id'), ['posting_id'], unique=False)
+
+    op.create_table('merchant_orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('merchant_no', sa.String(length=10), nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('scene', sa.String(length=2), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=True),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_fen > 0', name=op.f('ck_merchant_orders_amount_positive')),
+    sa.ForeignKeyConstraint(['merchant_no'], ['channels.channel_no'], name=op.f('fk_merchant_orders_merchant_no_channels')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_merchant_orders')),
+    sa.UniqueConstraint('merchant_no', 'order_id', name=op.f('uq_merchant_orders_merchant_no')),
+    sa.UniqueConstraint('token', name=op.f('uq_merchant_orders_token'))
+    )
+    with op.batch_alter_table('merchant_orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchant_orders_merchant_no'), ['merchant_no'], unique=False)
+
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel_no', sa.String(length=10), nullable=False),
@@ -241,69 +238,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_pins_person_id_persons')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_pins'))
     )
-    op.create_table('certification_appeals',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('channel_no', sa.String(length=10), nullable=False),
-    sa.Column('sign_no', sa.String(length=32), nullable=True),
-    sa.Column('session_id', sa.String(length=40), nullable=False),
-    sa.Column('purpose', sa.String(length=12), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('opened_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('local_day', sa.Date(), nullable=False),
-    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('decided_by', sa.String(length=64), nullable=True),
-    sa.Column('note', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_appeals_person_id_persons')),
-    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_appeals_session_id_certification_sessions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_appeals'))
-    )
-    with op.batch_alter_table('certification_appeals', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certification_appeals_person_id'), ['person_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_certification_appeals_status'), ['status'], unique=False)
-
-    op.create_table('certification_attempts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.String(length=40), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('channel_no', sa.String(length=10), nullable=False),
-    sa.Column('mode', sa.String(length=12), nullable=False),
-    sa.Column('purpose', sa.String(length=12), nullable=False),
-    sa.Column('passed', sa.Boolean(), nullable=False),
-    sa.Column('reason', sa.String(length=40), nullable=True),
-    sa.Column('reasons', sa.JSON(), nullable=False),
-    sa.Column('threshold', sa.Float(), nullable=False),
-    sa.Column('max_distance', sa.Float(), nullable=True),
-    sa.Column('max_pairwise_distance', sa.Float(), nullable=True),
-    sa.Column('scores', sa.JSON(), nullable=False),
-    sa.Column('frame_count', sa.Integer(), nullable=False),
-    sa.Column('age_band', sa.String(length=8), nullable=False),
-    sa.Column('local_day', sa.Date(), nullable=False),
-    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_attempts_person_id_persons')),
-    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_attempts_session_id_certification_sessions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_attempts')),
-    sa.UniqueConstraint('session_id', name=op.f('uq_certification_attempts_session_id'))
-    )
-    with op.batch_alter_table('certification_attempts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certification_attempts_local_day'), ['local_day'], unique=False)
-        batch_op.create_index(batch_op.f('ix_certification_attempts_person_id'), ['person_id'], unique=False)
-
-    op.create_table('certification_seen_frames',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.String(length=40), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('phash', sa.String(length=64), nullable=True),
-    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_seen_frames_person_id_persons')),
-    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_seen_frames_session_id_certification_sessions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_seen_frames'))
-    )
-    with op.batch_alter_table('certification_seen_frames', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certification_seen_frames_person_id'), ['person_id'], unique=False)
-
     op.create_table('ecards',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sign_no', sa.String(length=32), nullable=False),
@@ -330,22 +264,117 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ecards_openid'), ['openid'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecards_person_id'), ['person_id'], unique=False)
 
-    op.create_table('certification_appeal_frames',
-    sa.Column('appeal_id', sa.Integer(), nullable=False),
-    sa.Column('n', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('image_enc', sa.LargeBinary(), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('distance', sa.Float(), nullable=True),
-    sa.Column('reason', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['appeal_id'], ['certification_appeals.id'], name=op.f('fk_certification_appeal_frames_appeal_id_certification_appeals')),
-    sa.PrimaryKeyConstraint('appeal_id', 'n', name=op.f('pk_certification_appeal_frames'))
+    op.create_table('payment_devices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ecard_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.String(length=64), nullable=False),
+    sa.Column('slot', sa.Integer(), nullable=False),
+    sa.Column('secret_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('last_step', sa.BigInteger(), nullable=True),
+    sa.Column('enrolled_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('retired_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ecard_id'], ['ecards.id'], name=op.f('fk_payment_devices_ecard_id_ecards')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_devices')),
+    sa.UniqueConstraint('slot', name=op.f('uq_payment_devices_slot'))
     )
+    with op.batch_alter_table('payment_devices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_devices_ecard_id'), ['ecard_id'], unique=False)
+
+    op.create_table('payments',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('merchant_no', sa.String(length=10), nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('scene', sa.String(length=2), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('ecard_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('device_slot', sa.Integer(), nullable=True),
+    sa.Column('step', sa.BigInteger(), nullable=True),
+    sa.Column('refunded_fen', sa.BigInteger(), nullable=False),
+    sa.Column('failure_code', sa.String(length=40), nullable=True),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('captured_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("currency = 'CNY'", name=op.f('ck_payments_currency_cny')),
+    sa.CheckConstraint('amount_fen > 0', name=op.f('ck_payments_amount_positive')),
+    sa.CheckConstraint('refunded_fen >= 0 AND refunded_fen <= amount_fen', name=op.f('ck_payments_refund_bounded')),
+    sa.ForeignKeyConstraint(['ecard_id'], ['ecards.id'], name=op.f('fk_payments_ecard_id_ecards')),
+    sa.ForeignKeyConstraint(['merchant_no'], ['channels.channel_no'], name=op.f('fk_payments_merchant_no_channels')),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_payments_person_id_persons')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
+    sa.UniqueConstraint('merchant_no', 'order_id', name=op.f('uq_payments_merchant_no'))
+    )
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payments_captured_at'), ['captured_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_ecard_id'), ['ecard_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_merchant_no'), ['merchant_no'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_status'), ['status'], unique=False)
+
+    op.create_table('sms_challenges',
+    sa.Column('ecard_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('salt', sa.String(length=32), nullable=False),
+    sa.Column('phone_masked', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('sent_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('consumed_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('attempts >= 0', name=op.f('ck_sms_challenges_attempts_not_negative')),
+    sa.ForeignKeyConstraint(['ecard_id'], ['ecards.id'], name=op.f('fk_sms_challenges_ecard_id_ecards')),
+    sa.PrimaryKeyConstraint('ecard_id', name=op.f('pk_sms_challenges'))
+    )
+    op.create_table('payment_code_uses',
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.BigInteger(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('used_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['payment_devices.id'], name=op.f('fk_payment_code_uses_device_id_payment_devices')),
+    sa.PrimaryKeyConstraint('device_id', 'step', name=op.f('pk_payment_code_uses'))
+    )
+    op.create_table('refunds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('refund_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_fen > 0', name=op.f('ck_refunds_amount_positive')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
+    sa.UniqueConstraint('payment_id', 'refund_id', name=op.f('uq_refunds_payment_id'))
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table('certification_appeal_frames')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_refunds_created_at'))
+
+    op.drop_table('refunds')
+    op.drop_table('payment_code_uses')
+    op.drop_table('sms_challenges')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_status'))
+        batch_op.drop_index(batch_op.f('ix_payments_person_id'))
+        batch_op.drop_index(batch_op.f('ix_payments_merchant_no'))
+        batch_op.drop_index(batch_op.f('ix_payments_ecard_id'))
+        batch_op.drop_index(batch_op.f('ix_payments_captured_at'))
+
+    op.drop_table('payments')
+    with op.batch_alter_table('payment_devices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_devices_ecard_id'))
+
+    op.drop_table('payment_devices')
     with op.batch_alter_table('ecards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ecards_person_id'))
         batch_op.drop_index(batch_op.f('ix_ecards_openid'))
@@ -353,20 +382,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ecards_card_id'))
 
     op.drop_table('ecards')
-    with op.batch_alter_table('certification_seen_frames', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certification_seen_frames_person_id'))
-
-    op.drop_table('certification_seen_frames')
-    with op.batch_alter_table('certification_attempts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certification_attempts_person_id'))
-        batch_op.drop_index(batch_op.f('ix_certification_attempts_local_day'))
-
-    op.drop_table('certification_attempts')
-    with op.batch_alter_table('certification_appeals', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certification_appeals_status'))
-        batch_op.drop_index(batch_op.f('ix_certification_appeals_person_id'))
-
-    op.drop_table('certification_appeals')
     op.drop_table('pins')
     with op.batch_alter_table('physical_cards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_physical_cards_person_id'))
@@ -378,21 +393,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notifications_channel_no'))
 
     op.drop_table('notifications')
+    with op.batch_alter_table('merchant_orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchant_orders_merchant_no'))
+
+    op.drop_table('merchant_orders')
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_posting_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_account_id'))
+
+    op.drop_table('ledger_entries')
     op.drop_table('face_templates')
     with op.batch_alter_table('channel_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_channel_keys_channel_no'))
 
     op.drop_table('channel_keys')
-    with op.batch_alter_table('certification_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certification_sessions_person_id'))
-        batch_op.drop_index(batch_op.f('ix_certification_sessions_channel_no'))
-
-    op.drop_table('certification_sessions')
-    with op.batch_alter_table('benefit_recipients', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_benefit_recipients_status'))
-        batch_op.drop_index(batch_op.f('ix_benefit_recipients_region'))
-
-    op.drop_table('benefit_recipients')
     with op.batch_alter_table('used_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_used_tokens_expires_at'))
 
@@ -402,7 +416,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_persons_region'))
 
     op.drop_table('persons')
-    op.drop_table('operators')
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_postings_created_at'))
+
+    op.drop_table('ledger_postings')
+    op.drop_table('ledger_accounts')
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_records_created_at'))
 

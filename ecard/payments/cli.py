@@ -1,0 +1,53 @@
+"""``ecard payments``: the merchant's daily reconciliation statement."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from ecard.cli import Context, pass_ctx
+from ecard.payments.reconcile import statement, write_csv
+
+
+@click.group()
+def payments() -> None:
+    """Payments: statements and reconciliation."""
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD") from exc
+
+
+@payments.command()
+@click.option("--merchant", required=True, help="The merchant's 10-digit channel number.")
+@click.option("--date", "day", required=True, callback=_day,
+              help="Business day, YYYY-MM-DD (China Standard Time).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="CSV file to write (default: standard output).")
+@pass_ctx
+def reconcile(ctx: Context, merchant: str, day: date, out: Path | None) -> None:
+    """Write the day's statement (payments, refunds, net) and check it against the
+    ledger; exits 1 when the totals differ."""
+    with ctx.platform.db.transaction() as session:
+        stmt = statement(session, merchant, day)
+    if out is None:
+        write_csv(stmt, sys.stdout)
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            write_csv(stmt, fh)
+    summary = (f"{merchant} {day}: {len([r for r in stmt.rows if r[0] == 'payment'])} "
+               f"payments {stmt.payments_fen} fen, "
+               f"{len([r for r in stmt.rows if r[0] == 'refund'])} refunds "
+               f"{stmt.refunds_fen} fen, net {stmt.net_fen} fen")
+    if not stmt.balanced:
+        raise click.ClickException(
+            f"statement does not match the ledger: {summary}; ledger payments "
+            f"{stmt.ledger_payments_fen} fen, refunds {stmt.ledger_refunds_fen} fen, "
+            f"net {stmt.ledger_net_fen} fen")
+    click.echo(f"reconciled: {summary}; equals the ledger", err=True)
