@@ -36,3 +36,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(operator_bp)
     api.spec.components.security_scheme("operatorToken", {
         "type": "http", "scheme": "bearer", "description": "op_… from `ecard operator add`"})
+
+    from ecard.tokens.views import identity_bp
+
+    api.register_blueprint(identity_bp)

@@ -202,6 +202,35 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "ISSUANCE_CONFLICT": ErrorSpec(
         409, "您的领卡申请正在处理中，请稍后重试。",
         "Another request for this card holder is being processed; retry in a moment."),
+    # --- identity codes (亮码) and attribute release -------------------------
+    "CODE_INVALID": ErrorSpec(
+        422, "电子社保卡二维码无效，请让持卡人重新出示。",
+        "This is not a valid e-card identity code (damaged, altered or not ours); ask "
+        "the holder to show it again."),
+    "CODE_EXPIRED": ErrorSpec(
+        410, "电子社保卡二维码已过期，请让持卡人刷新后重新出示（截图无效）。",
+        "The identity code has expired (codes live 60 s; screenshots do not work); ask "
+        "the holder to refresh it."),
+    "CODE_REVOKED": ErrorSpec(
+        409, "该电子社保卡已注销或已解除关联，二维码不能使用。",
+        "The e-card behind this code is revoked (physical card cancelled) or unlinked."),
+    "CODE_SUSPENDED": ErrorSpec(
+        409, "该电子社保卡已暂停使用（实体卡已挂失），二维码不能使用。",
+        "The e-card behind this code is suspended: the physical card is reported lost."),
+    "CODE_ALREADY_REDEEMED": ErrorSpec(
+        409, "该二维码已被使用，请让持卡人刷新后重新出示。",
+        "This identity code was already used once; ask the holder to show a fresh one."),
+    "SCENE_INVALID": ErrorSpec(
+        422, "场景代码不正确（01查询、02支付、03其他、04跨省就医）。",
+        "The scene code must be 01 (query), 02 (payment), 03 (other) or 04 (cross-region "
+        "medical)."),
+    "CODE_SCENE_MISMATCH": ErrorSpec(
+        422, "该二维码不能用于此场景，请让持卡人出示对应场景的二维码。",
+        "The holder did not show this code for this scene; ask for a code for this scene."),
+    "ATTRIBUTES_NOT_ALLOWED": ErrorSpec(
+        403, "请求的信息超出本渠道在该场景下可获取的范围，未返回任何信息。",
+        "Some requested attributes are beyond what this channel type may receive in this "
+        "scene (or unknown); nothing was released."),
     # --- channels (operator) ------------------------------------------------
     "CHANNEL_NOT_FOUND": ErrorSpec(404, "渠道不存在。", "No channel with this number exists."),
     "CHANNEL_EXISTS": ErrorSpec(

@@ -1,7 +1,7 @@
 """Imports every table so that metadata (Alembic, ``create_all``) sees all of them."""
 
 from ecard.audit.models import AuditAnchor, AuditEntry
-from ecard.cards.models import ECard, Pin
+from ecard.cards.models import ECard, Pin, StatusIndexAllocation
 from ecard.channels.models import Channel, ChannelKey, UsedToken
 from ecard.http.models import IdempotencyRecord
 from ecard.notifications.models import Notification
@@ -17,7 +17,12 @@ from ecard.payments.models import (
     SmsChallenge,
 )
 from ecard.registry.models import FaceTemplate, Person, PhysicalCard
-from ecard.tokens.models import SigningKey
+from ecard.tokens.models import (
+    Disclosure,
+    IdentityCode,
+    SigningKey,
+    StatusListSnapshot,
+)
 
 __all__ = [
     "Account",
@@ -25,10 +30,12 @@ __all__ = [
     "AuditEntry",
     "Channel",
     "ChannelKey",
+    "Disclosure",
     "ECard",
     "Entry",
     "FaceTemplate",
     "IdempotencyRecord",
+    "IdentityCode",
     "MerchantOrder",
     "Notification",
     "Payment",
@@ -41,5 +48,7 @@ __all__ = [
     "Refund",
     "SigningKey",
     "SmsChallenge",
+    "StatusIndexAllocation",
+    "StatusListSnapshot",
     "UsedToken",
 ]

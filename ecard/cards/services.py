@@ -34,7 +34,7 @@ from ecard.cards.interfaces import (
     IssueResult,
     Signer,
 )
-from ecard.cards.models import ECard
+from ecard.cards.models import ECard, allocate_status_index
 from ecard.cards.pin import PinService, check_new_pin
 from ecard.channels.models import Channel
 from ecard.clock import Clock
@@ -108,6 +108,7 @@ class CardService:
                 ecard = ECard(sign_no=new_sign_no(card.region), person_id=person.id,
                               channel_no=channel_no, card_id=card.id,
                               openid=self.protector.pseudonym(channel_no, str(person.id)),
+                              status_index=allocate_status_index(session, now),
                               level=LEVEL_1, status="active", face_score=score,
                               issued_at=now, updated_at=now, unlinked_at=None)
                 session.add(ecard)

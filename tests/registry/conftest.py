@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ecard.cards.models import ECard
+from ecard.cards.models import ECard, allocate_status_index
 from ecard.channels.models import Channel
 from ecard.platform import Platform
 from ecard.registry.csvformat import REQUIRED_COLUMNS
@@ -64,6 +64,7 @@ def add_ecard(platform: Platform, card_no: str, channel_no: str, sign_no: str,
         card = s.scalars(select(PhysicalCard).where(PhysicalCard.card_no == card_no)).one()
         s.add(ECard(sign_no=sign_no, person_id=card.person_id, channel_no=channel_no,
                     card_id=card.id, openid=f"openid-{sign_no}", level=1, status=status,
+                    status_index=allocate_status_index(s, now),
                     face_score=None, issued_at=now, updated_at=now,
                     unlinked_at=now if status == "unlinked" else None))
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:14:15.640717
+Create Date: 2026-11-23 13:25:31.523153
 """
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def upgrade() -> None:
     sa.Column('updated_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_no'], ['channels.channel_no'], name=op.f('fk_channels_parent_no_channels')),
     sa.PrimaryKeyConstraint('channel_no', name=op.f('pk_channels'))
+    )
+    op.create_table('ecard_status_indexes',
+    sa.Column('value', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('allocated_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('value', name=op.f('pk_ecard_status_indexes')),
+    sqlite_autoincrement=True
     )
     op.create_table('idempotency_records',
     sa.Column('channel_no', sa.String(length=10), nullable=False),
@@ -121,6 +127,13 @@ def upgrade() -> None:
     sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('retired_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
+    )
+    op.create_table('status_list_snapshots',
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('iat', sa.BigInteger(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('token', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_status_list_snapshots'))
     )
     op.create_table('used_tokens',
     sa.Column('channel_no', sa.String(length=10), nullable=False),
@@ -245,6 +258,7 @@ def upgrade() -> None:
     sa.Column('channel_no', sa.String(length=10), nullable=False),
     sa.Column('card_id', sa.Integer(), nullable=False),
     sa.Column('openid', sa.String(length=40), nullable=False),
+    sa.Column('status_index', sa.BigInteger(), nullable=False),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('face_score', sa.Float(), nullable=True),
@@ -256,13 +270,44 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_ecards_person_id_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ecards')),
     sa.UniqueConstraint('person_id', 'channel_no', name=op.f('uq_ecards_person_id')),
-    sa.UniqueConstraint('sign_no', name=op.f('uq_ecards_sign_no'))
+    sa.UniqueConstraint('sign_no', name=op.f('uq_ecards_sign_no')),
+    sa.UniqueConstraint('status_index', name=op.f('uq_ecards_status_index'))
     )
     with op.batch_alter_table('ecards', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ecards_card_id'), ['card_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecards_channel_no'), ['channel_no'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecards_openid'), ['openid'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecards_person_id'), ['person_id'], unique=False)
+
+    op.create_table('disclosures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('ecard_id', sa.Integer(), nullable=False),
+    sa.Column('channel_no', sa.String(length=10), nullable=False),
+    sa.Column('scene', sa.String(length=2), nullable=False),
+    sa.Column('attributes', sa.JSON(), nullable=False),
+    sa.Column('jti', sa.String(length=24), nullable=False),
+    sa.Column('disclosed_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ecard_id'], ['ecards.id'], name=op.f('fk_disclosures_ecard_id_ecards')),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_disclosures_person_id_persons')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosures'))
+    )
+    with op.batch_alter_table('disclosures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disclosures_person_id'), ['person_id'], unique=False)
+
+    op.create_table('identity_codes',
+    sa.Column('jti', sa.String(length=24), nullable=False),
+    sa.Column('ecard_id', sa.Integer(), nullable=False),
+    sa.Column('issued_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('redeemed_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('redeemed_by', sa.String(length=10), nullable=True),
+    sa.ForeignKeyConstraint(['ecard_id'], ['ecards.id'], name=op.f('fk_identity_codes_ecard_id_ecards')),
+    sa.PrimaryKeyConstraint('jti', name=op.f('pk_identity_codes'))
+    )
+    with op.batch_alter_table('identity_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identity_codes_ecard_id'), ['ecard_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identity_codes_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('payment_devices',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -375,6 +420,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payment_devices_ecard_id'))
 
     op.drop_table('payment_devices')
+    with op.batch_alter_table('identity_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_identity_codes_expires_at'))
+        batch_op.drop_index(batch_op.f('ix_identity_codes_ecard_id'))
+
+    op.drop_table('identity_codes')
+    with op.batch_alter_table('disclosures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_disclosures_person_id'))
+
+    op.drop_table('disclosures')
     with op.batch_alter_table('ecards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ecards_person_id'))
         batch_op.drop_index(batch_op.f('ix_ecards_openid'))
@@ -411,6 +465,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_used_tokens_expires_at'))
 
     op.drop_table('used_tokens')
+    op.drop_table('status_list_snapshots')
     op.drop_table('signing_keys')
     with op.batch_alter_table('persons', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_persons_region'))
@@ -425,6 +480,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_idempotency_records_created_at'))
 
     op.drop_table('idempotency_records')
+    op.drop_table('ecard_status_indexes')
     op.drop_table('channels')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_action'))
