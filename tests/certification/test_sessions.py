@@ -7,6 +7,7 @@ fixed by replacing the random draw, so each test knows which real frames show th
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_step_down_then_appeal(world: tuple[SignedClient, str], start: Start,
 
 def test_limits_and_refusals(world: tuple[SignedClient, str], start: Start,
                              faces_dir: Path, platform: Platform) -> None:
-    client, sign_no = world
+    client, _ = world
     s = start([Action.BLINK])
     too_many = _send(client, s["session_id"], _katie(faces_dir, *range(14, 27)))
     assert too_many.status_code == 422
@@ -216,7 +217,7 @@ def test_the_random_draw() -> None:
     for _ in range(300):
         actions = draw_actions("standard", rng)
         assert 2 <= len(actions) <= 3
-        assert all(a is not b for a, b in zip(actions, actions[1:], strict=False))
+        assert all(a is not b for a, b in itertools.pairwise(actions))
         elder = draw_actions("elder", rng)
         assert len(elder) == 1 and elder[0] is not Action.BLINK
     seen = {tuple(draw_actions("standard", rng)) for _ in range(300)}
