@@ -2,9 +2,18 @@
 
 from ecard.audit.models import AuditAnchor, AuditEntry
 from ecard.cards.models import ECard, Pin, StatusIndexAllocation
+from ecard.certification.models import (
+    Appeal,
+    AppealFrame,
+    BenefitRecipient,
+    CertificationAttempt,
+    CertificationSession,
+    SeenFrame,
+)
 from ecard.channels.models import Channel, ChannelKey, UsedToken
 from ecard.http.models import IdempotencyRecord
 from ecard.notifications.models import Notification
+from ecard.operators.models import Operator
 from ecard.payments.models import (
     Account,
     Entry,
@@ -26,8 +35,13 @@ from ecard.tokens.models import (
 
 __all__ = [
     "Account",
+    "Appeal",
+    "AppealFrame",
     "AuditAnchor",
     "AuditEntry",
+    "BenefitRecipient",
+    "CertificationAttempt",
+    "CertificationSession",
     "Channel",
     "ChannelKey",
     "Disclosure",
@@ -38,6 +52,7 @@ __all__ = [
     "IdentityCode",
     "MerchantOrder",
     "Notification",
+    "Operator",
     "Payment",
     "PaymentCodeUse",
     "PaymentDevice",
@@ -46,6 +61,7 @@ __all__ = [
     "Pin",
     "Posting",
     "Refund",
+    "SeenFrame",
     "SigningKey",
     "SmsChallenge",
     "StatusIndexAllocation",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:25:31.523153
+Create Date: 2026-11-23 13:31:36.922638
 """
 from __future__ import annotations
 
@@ -99,6 +99,17 @@ def upgrade() -> None:
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_postings_created_at'), ['created_at'], unique=False)
 
+    op.create_table('operators',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
+    sa.UniqueConstraint('name', name=op.f('uq_operators_name')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_operators_token_hash'))
+    )
     op.create_table('persons',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('id_index', sa.String(length=64), nullable=False),
@@ -143,6 +154,57 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('used_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_used_tokens_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('benefit_recipients',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('type', sa.String(length=20), nullable=False),
+    sa.Column('monthly_pension_fen', sa.BigInteger(), nullable=False),
+    sa.Column('funeral_grant_fen', sa.BigInteger(), nullable=False),
+    sa.Column('survivor_lump_sum_fen', sa.BigInteger(), nullable=False),
+    sa.Column('region', sa.String(length=6), nullable=False),
+    sa.Column('bank_account_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('period_months', sa.Integer(), nullable=False),
+    sa.Column('certified_until', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('backpay_due', sa.Boolean(), nullable=False),
+    sa.Column('backpay_months', sa.Integer(), nullable=False),
+    sa.Column('last_certified_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('died_on', sa.Date(), nullable=True),
+    sa.Column('row_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_benefit_recipients_person_id_persons')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_benefit_recipients')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_benefit_recipients_person_id'))
+    )
+    with op.batch_alter_table('benefit_recipients', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_benefit_recipients_region'), ['region'], unique=False)
+        batch_op.create_index(batch_op.f('ix_benefit_recipients_status'), ['status'], unique=False)
+
+    op.create_table('certification_sessions',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('channel_no', sa.String(length=10), nullable=False),
+    sa.Column('sign_no', sa.String(length=32), nullable=True),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('mode', sa.String(length=12), nullable=False),
+    sa.Column('purpose', sa.String(length=12), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('actions', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=True),
+    sa.Column('reason', sa.String(length=40), nullable=True),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['channel_no'], ['channels.channel_no'], name=op.f('fk_certification_sessions_channel_no_channels')),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_sessions_person_id_persons')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_sessions'))
+    )
+    with op.batch_alter_table('certification_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certification_sessions_channel_no'), ['channel_no'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certification_sessions_person_id'), ['person_id'], unique=False)
 
     op.create_table('channel_keys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -251,6 +313,69 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_pins_person_id_persons')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_pins'))
     )
+    op.create_table('certification_appeals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('channel_no', sa.String(length=10), nullable=False),
+    sa.Column('sign_no', sa.String(length=32), nullable=True),
+    sa.Column('session_id', sa.String(length=40), nullable=False),
+    sa.Column('purpose', sa.String(length=12), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('opened_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('local_day', sa.Date(), nullable=False),
+    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=64), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_appeals_person_id_persons')),
+    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_appeals_session_id_certification_sessions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_appeals'))
+    )
+    with op.batch_alter_table('certification_appeals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certification_appeals_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certification_appeals_status'), ['status'], unique=False)
+
+    op.create_table('certification_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.String(length=40), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('channel_no', sa.String(length=10), nullable=False),
+    sa.Column('mode', sa.String(length=12), nullable=False),
+    sa.Column('purpose', sa.String(length=12), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=True),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('threshold', sa.Float(), nullable=False),
+    sa.Column('max_distance', sa.Float(), nullable=True),
+    sa.Column('max_pairwise_distance', sa.Float(), nullable=True),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.Column('frame_count', sa.Integer(), nullable=False),
+    sa.Column('age_band', sa.String(length=8), nullable=False),
+    sa.Column('local_day', sa.Date(), nullable=False),
+    sa.Column('decided_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_attempts_person_id_persons')),
+    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_attempts_session_id_certification_sessions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_attempts')),
+    sa.UniqueConstraint('session_id', name=op.f('uq_certification_attempts_session_id'))
+    )
+    with op.batch_alter_table('certification_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certification_attempts_local_day'), ['local_day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certification_attempts_person_id'), ['person_id'], unique=False)
+
+    op.create_table('certification_seen_frames',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.String(length=40), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('phash', sa.String(length=64), nullable=True),
+    sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_certification_seen_frames_person_id_persons')),
+    sa.ForeignKeyConstraint(['session_id'], ['certification_sessions.id'], name=op.f('fk_certification_seen_frames_session_id_certification_sessions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certification_seen_frames'))
+    )
+    with op.batch_alter_table('certification_seen_frames', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certification_seen_frames_person_id'), ['person_id'], unique=False)
+
     op.create_table('ecards',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sign_no', sa.String(length=32), nullable=False),
@@ -279,6 +404,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ecards_openid'), ['openid'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecards_person_id'), ['person_id'], unique=False)
 
+    op.create_table('certification_appeal_frames',
+    sa.Column('appeal_id', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('image_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('distance', sa.Float(), nullable=True),
+    sa.Column('reason', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['appeal_id'], ['certification_appeals.id'], name=op.f('fk_certification_appeal_frames_appeal_id_certification_appeals')),
+    sa.PrimaryKeyConstraint('appeal_id', 'n', name=op.f('pk_certification_appeal_frames'))
+    )
     op.create_table('disclosures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -429,6 +564,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_disclosures_person_id'))
 
     op.drop_table('disclosures')
+    op.drop_table('certification_appeal_frames')
     with op.batch_alter_table('ecards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ecards_person_id'))
         batch_op.drop_index(batch_op.f('ix_ecards_openid'))
@@ -436,6 +572,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ecards_card_id'))
 
     op.drop_table('ecards')
+    with op.batch_alter_table('certification_seen_frames', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certification_seen_frames_person_id'))
+
+    op.drop_table('certification_seen_frames')
+    with op.batch_alter_table('certification_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certification_attempts_person_id'))
+        batch_op.drop_index(batch_op.f('ix_certification_attempts_local_day'))
+
+    op.drop_table('certification_attempts')
+    with op.batch_alter_table('certification_appeals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certification_appeals_status'))
+        batch_op.drop_index(batch_op.f('ix_certification_appeals_person_id'))
+
+    op.drop_table('certification_appeals')
     op.drop_table('pins')
     with op.batch_alter_table('physical_cards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_physical_cards_person_id'))
@@ -461,6 +611,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_channel_keys_channel_no'))
 
     op.drop_table('channel_keys')
+    with op.batch_alter_table('certification_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certification_sessions_person_id'))
+        batch_op.drop_index(batch_op.f('ix_certification_sessions_channel_no'))
+
+    op.drop_table('certification_sessions')
+    with op.batch_alter_table('benefit_recipients', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_benefit_recipients_status'))
+        batch_op.drop_index(batch_op.f('ix_benefit_recipients_region'))
+
+    op.drop_table('benefit_recipients')
     with op.batch_alter_table('used_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_used_tokens_expires_at'))
 
@@ -471,6 +631,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_persons_region'))
 
     op.drop_table('persons')
+    op.drop_table('operators')
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_postings_created_at'))
 
