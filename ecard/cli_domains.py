@@ -27,3 +27,7 @@ def register(main: click.Group) -> None:
     from ecard.payments.cli import payments
 
     main.add_command(payments)
+
+    from ecard.notifications.cli import register as register_notifications
+
+    register_notifications(main)

@@ -52,6 +52,12 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_PUBLIC_URL": ("PUBLIC_URL", _str),
     "ECARD_PAYMENT_NO_PIN_LIMIT_FEN": ("PAYMENT_NO_PIN_LIMIT_FEN", _int),
     "ECARD_PAYMENT_DEMO_FUNDS_FEN": ("PAYMENT_DEMO_FUNDS_FEN", _int),
+    "ECARD_CALLBACK_MAX_ATTEMPTS": ("CALLBACK_MAX_ATTEMPTS", _int),
+    "ECARD_CALLBACK_CONNECT_TIMEOUT_S": ("CALLBACK_CONNECT_TIMEOUT_S", _float),
+    "ECARD_CALLBACK_READ_TIMEOUT_S": ("CALLBACK_READ_TIMEOUT_S", _float),
+    "ECARD_CALLBACK_BATCH_SIZE": ("CALLBACK_BATCH_SIZE", _int),
+    "ECARD_CALLBACK_CONCURRENCY": ("CALLBACK_CONCURRENCY", _int),
+    "ECARD_CALLBACK_LEASE_S": ("CALLBACK_LEASE_S", _float),
 }
 
 DEFAULTS: Mapping[str, Any] = {
@@ -84,6 +90,14 @@ DEFAULTS: Mapping[str, Any] = {
     "PAYMENT_NO_PIN_LIMIT_FEN": 20000,
     # What the demo bank adapter holds for each newly linked holder account (fen).
     "PAYMENT_DEMO_FUNDS_FEN": 100000,
+    # Callbacks (ecard worker): 30 attempts back off to hourly and span about 22 h
+    # (see ecard/notifications/retry.py); then the notification is dead-lettered.
+    "CALLBACK_MAX_ATTEMPTS": 30,
+    "CALLBACK_CONNECT_TIMEOUT_S": 3.0,
+    "CALLBACK_READ_TIMEOUT_S": 10.0,
+    "CALLBACK_BATCH_SIZE": 100,
+    "CALLBACK_CONCURRENCY": 8,
+    "CALLBACK_LEASE_S": 300.0,
     # flask-smorest / OpenAPI
     "API_TITLE": "ecard platform API",
     "API_VERSION": "v1",

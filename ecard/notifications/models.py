@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecard.db import Base, UTCDateTime
@@ -21,7 +21,17 @@ OUTBOX_STATUSES = ("pending", "delivered", "dead")
 
 
 class Notification(Base):
+    """One callback to one channel. ``attempts`` counts every delivery attempt ever
+    made (it numbers them in the signature's ``jti``); ``attempts_at_reset`` is its
+    value when an operator last redelivered, so the dead-letter limit counts anew.
+    ``lease_owner``/``lease_until`` mark a worker's claim (see ``worker.py``)."""
+
     __tablename__ = "notifications"
+    __table_args__ = (
+        # the order of one e-card's stream (sign_no NULL: the channel's own stream)
+        Index("ix_notifications_stream", "channel_no", "sign_no", "id"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_no: Mapped[str] = mapped_column(ForeignKey("channels.channel_no"), index=True)
@@ -34,3 +44,6 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    attempts_at_reset: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:31:36.922638
+Create Date: 2026-11-23 13:35:53.069475
 """
 from __future__ import annotations
 
@@ -277,13 +277,18 @@ def upgrade() -> None:
     sa.Column('created_at', ecard.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', ecard.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('attempts_at_reset', sa.Integer(), nullable=False),
+    sa.Column('lease_owner', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', ecard.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['channel_no'], ['channels.channel_no'], name=op.f('fk_notifications_channel_no_channels')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notifications_channel_no'), ['channel_no'], unique=False)
+        batch_op.create_index('ix_notifications_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_sign_no'), ['sign_no'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
+        batch_op.create_index('ix_notifications_stream', ['channel_no', 'sign_no', 'id'], unique=False)
 
     op.create_table('physical_cards',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -592,8 +597,10 @@ def downgrade() -> None:
 
     op.drop_table('physical_cards')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_stream')
         batch_op.drop_index(batch_op.f('ix_notifications_status'))
         batch_op.drop_index(batch_op.f('ix_notifications_sign_no'))
+        batch_op.drop_index('ix_notifications_due')
         batch_op.drop_index(batch_op.f('ix_notifications_channel_no'))
 
     op.drop_table('notifications')
