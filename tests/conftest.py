@@ -25,9 +25,11 @@ from ecard.db import Base
 from ecard.platform import Platform
 from ecard.protect import generate_master_key
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
-if not FACES.exists():  # a fresh clone has shared/ beside it; samples/demo as fallback
-    FACES = Path(__file__).resolve().parents[1] / "samples" / "demo" / "faces"
+# The real face set lives in shared/ beside the checkout (CI clones it so); another
+# place can be named with ECARD_TEST_FACES_DIR. No fallback to the small demo copy:
+# it lacks most files and would turn a missing set into confusing failures.
+FACES = Path(os.environ.get("ECARD_TEST_FACES_DIR")
+             or Path(__file__).resolve().parents[1].parent / "shared" / "faces")
 
 POSTGRES_URL = os.environ.get("ECARD_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("ECARD_TEST_REDIS_URL")
