@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None, **platform_kwargs: Any
     app = Flask(__name__, instance_relative_config=False)
     config = load_config(overrides=test_config)
     app.config.update(config)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 Chinese, not \uXXXX
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # answer Chinese as UTF-8, not escapes
     configure_logging(json_lines=bool(config.get("LOG_JSON")))
     app.extensions["ecard"] = Platform.build(config, **platform_kwargs)
     init_http(app)

@@ -42,14 +42,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 
 from ecard.audit.services import Actor
-from ecard.cards.models import ECard
+from ecard.cards.models import ECard, allocate_status_index
 from ecard.cards.services import new_sign_no
 from ecard.channels.services import change_status, register_channel
 from ecard.config import load_config
@@ -161,12 +160,8 @@ def _level1(platform: Platform, seq: int) -> str:
                          card_no=f"B{seq:08d}")
     now = platform.clock.now()
     with platform.db.transaction() as session:
-        extra: dict[str, Any] = {}
-        if hasattr(ECard, "status_index"):  # the identity-code work adds this column
-            from ecard.cards import models as card_models
-            extra["status_index"] = card_models.allocate_status_index(  # type: ignore[attr-defined]
-                session, now)
-        ecard = ECard(**extra, sign_no=new_sign_no("110101"), person_id=holder.person_id,
+        index = allocate_status_index(session, now)
+        ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
                       channel_no=HOLDER_CH, card_id=holder.card_id,
                       openid=platform.protector.pseudonym(HOLDER_CH, str(holder.person_id)),
                       level=1, status="active", face_score=0.4, issued_at=now,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from ecard.cards.models import ECard
+from ecard.cards.models import ECard, allocate_status_index
 from ecard.cards.services import new_sign_no
 from ecard.cards.views import card_service
 from ecard.clock import FrozenClock
@@ -55,12 +55,8 @@ def issue_level1(platform: Platform, channel_no: str, *, seq: int = 1,
     pins = card_service(platform).pins
     with platform.db.transaction() as session:
         pins.set_initial(session, holder.person_id, pin)
-        extra: dict[str, Any] = {}
-        if hasattr(ECard, "status_index"):  # the identity-code work adds this column
-            from ecard.cards import models as card_models
-            extra["status_index"] = card_models.allocate_status_index(  # type: ignore[attr-defined]
-                session, now)
-        ecard = ECard(**extra,sign_no=new_sign_no("110101"), person_id=holder.person_id,
+        index = allocate_status_index(session, now)
+        ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
                       channel_no=channel_no, card_id=holder.card_id,
                       openid=platform.protector.pseudonym(channel_no, str(holder.person_id)),
                       level=1, status="active", face_score=0.4, issued_at=now,
