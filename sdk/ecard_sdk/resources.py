@@ -217,6 +217,9 @@ class Payments(_Resource):
         """Confirm the SMS code: the e-card becomes level 2 and ``device_id`` is
         enrolled. The answer carries ``device_secret`` and ``device_slot`` **once**:
         hand them to the device (:meth:`~ecard_sdk.PaymentCodeGenerator.from_enrolment`).
+        The platform does not store this answer for ``Idempotency-Key`` replays (it
+        would keep the secret): if it is lost, enrol again (a new SMS code), which
+        retires the lost secret.
 
         >>> enrolment = client.payments.enable(sign_no, sms_code="123456",
         ...                                    device_id="phone-1")        # doctest: +SKIP
