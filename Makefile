@@ -20,7 +20,7 @@ run: install
 	$(UV) run ecard serve --port $(ECARD_PORT)
 
 lint: install
-	$(UV) run ruff check ecard tests
+	$(UV) run ruff check ecard channel_adapters tests samples/reference
 	$(UV) run mypy
 
 pytest: install
