@@ -88,7 +88,6 @@ def settle(*, scene: str, total_fen: int, self_funded_fen: int, class_b_self_fen
            account_balance_fen: int, policy: MedicalPolicy,
            patient_region: str | None = None, filed: bool = True) -> Split:
     """The split of one bill (rules 1-5 above)."""
-    check_scene(scene)
     if scene not in SETTLING_SCENES:
         raise SettlementInvalid(details={"scene": scene, "allowed": sorted(SETTLING_SCENES)})
     for name, value in (("total_fen", total_fen), ("self_funded_fen", self_funded_fen),
