@@ -4,7 +4,10 @@ registry from channel type to adapter (``registry.py``)."""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the reference servers import the package without Flask's weight
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

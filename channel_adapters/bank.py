@@ -116,7 +116,7 @@ class BankClient:
             if response.status_code not in RETRYABLE_STATUSES:
                 raise BankError("BANK_REFUSED", details={
                     "bank_code": self.bank_code, "status": response.status_code,
-                    "bank_code_answer": _answer_code(response)})
+                    "bank_answer_code": _answer_code(response)})
             last = f"HTTP {response.status_code}"
             last_retry_after = _retry_after(response)
         log.warning("bank %s unavailable after %s attempts: %s", self.bank_code,

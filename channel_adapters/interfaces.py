@@ -12,11 +12,12 @@ kind's class.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ecard.errors import AuthError, EcardError
+
+if TYPE_CHECKING:  # the bank-side reader imports this module without a database stack
+    from sqlalchemy.orm import Session
 
 
 @runtime_checkable

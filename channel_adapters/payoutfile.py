@@ -38,11 +38,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channel_adapters.interfaces import PayoutFileInvalid
-from channel_adapters.signing import InvalidSignature, decode_platform_jws, sha256_b64url
-from ecard.tokens.services import ISSUER, KeyRing
+from channel_adapters.signing import (
+    ISSUER,
+    InvalidSignature,
+    decode_platform_jws,
+    sha256_b64url,
+)
+
+if TYPE_CHECKING:
+    from ecard.tokens.services import KeyRing
 
 FORMAT, VERSION = "ECPAYOUT", "1"
 SIGNATURE_TYP = "ecard-payout+jwt"
