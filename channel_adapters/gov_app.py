@@ -64,7 +64,7 @@ def issue_ticket(private_key: ec.EllipticCurvePrivateKey, *, channel_no: str, ki
                  openid: str, now_s: int, ttl_s: int = 60, jti: str | None = None) -> str:
     """The government app's side: a ticket for ``openid`` to open our H5 page."""
     claims = {"iss": channel_no, "aud": AUDIENCE, "sub": openid, "iat": now_s,
-              "exp": now_s + ttl_s, "jti": jti or secrets.token_urlsafe(16)}
+              "exp": now_s + ttl_s, "jti": secrets.token_urlsafe(16) if jti is None else jti}
     return jwt.encode(claims, private_key, algorithm="ES256",
                       headers={"kid": kid, "typ": TICKET_TYP})
 

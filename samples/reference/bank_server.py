@@ -25,14 +25,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run by path from a checkout
 
-from channel_adapters.interfaces import PayoutFileInvalid  # noqa: E402
-from channel_adapters.payoutfile import read_payout_file  # noqa: E402
-from channel_adapters.signing import (  # noqa: E402
+from channel_adapters.interfaces import PayoutFileInvalid
+from channel_adapters.payoutfile import read_payout_file
+from channel_adapters.signing import (
     SIGNATURE_HEADER,
     InvalidSignature,
     verify_request,
 )
-from samples.reference.common import JsonHandler, State, base_args, serve  # noqa: E402
+from samples.reference.common import JsonHandler, State, base_args, serve
 
 
 class BankState(State):

@@ -20,13 +20,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run by path from a checkout
 
-from ecard.notifications.interfaces import InvalidCallback  # noqa: E402
-from ecard.notifications.signing import (  # noqa: E402
+from ecard.notifications.interfaces import InvalidCallback
+from ecard.notifications.signing import (
     SIGNATURE_HEADER,
     MemoryReplayGuard,
     verify_callback_signature,
 )
-from samples.reference.common import JsonHandler, State, base_args, serve  # noqa: E402
+from samples.reference.common import JsonHandler, State, base_args, serve
 
 
 class PlatformState(State):
