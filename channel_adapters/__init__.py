@@ -23,4 +23,5 @@ def init_app(app: Flask) -> None:
     if url and SMS_EXTRA not in platform.extras:
         if not code:
             raise RuntimeError("ECARD_BANK_SMS_URL needs ECARD_BANK_SMS_CODE (the bank code)")
-        platform.extras[SMS_EXTRA] = BankSmsGateway(BankClient(url, code, platform.keyring))
+        platform.extras[SMS_EXTRA] = BankSmsGateway(BankClient(
+            url, code, platform.keyring, now_s=lambda: platform.clock.now().timestamp()))

@@ -63,7 +63,8 @@ class BankClient:
                  max_retries: int = 2, timeout_s: tuple[float, float] = (3.0, 10.0),
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 now_s: Callable[[], float] = time.time) -> None:
         self.base_url = base_url.rstrip("/")
         self.bank_code = bank_code
         self.keyring = keyring
@@ -72,6 +73,7 @@ class BankClient:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311  (timing jitter, not a secret)
         self._http = session or requests.Session()
+        self._now_s = now_s  # signs each attempt afresh (its iat and one-time jti)
 
     # -- calls -----------------------------------------------------------------
     def send_sms(self, phone: str, message: str, *, requested_at: datetime,
@@ -100,7 +102,7 @@ class BankClient:
                 self._sleep(self._backoff_s(attempt, last_retry_after))
             last_retry_after = None
             token = sign_request(self.keyring, audience=self.bank_code, method="POST",
-                                 path=sign_path, body=body, now_s=int(time.time()))
+                                 path=sign_path, body=body, now_s=int(self._now_s()))
             headers = {"Content-Type": "application/json; charset=utf-8",
                        SIGNATURE_HEADER: token, "Idempotency-Key": key,
                        "User-Agent": "ecard-bank-client/1"}

@@ -179,3 +179,15 @@ def test_payout_file_handed_to_the_bank(platform: Platform, servers: Launch,
         c.submit_payout_file("ECPAYOUT_ICBC_20261203_000001b.txt", tampered, sig)
     assert err.value.code == "BANK_REFUSED"
     assert err.value.details["bank_answer_code"] == "PAYOUT_FILE_INVALID"
+
+
+def test_the_bank_gateway_is_chosen_by_configuration(test_config: dict[str, Any],
+                                                     clock: FrozenClock) -> None:
+    from ecard import create_app
+    app = create_app({**test_config, "BANK_SMS_URL": "http://127.0.0.1:9/bank",
+                      "BANK_SMS_CODE": "ICBC"}, clock=clock)
+    gateway = app.extensions["ecard"].extras[SMS_EXTRA]
+    assert isinstance(gateway, BankSmsGateway) and gateway.client.bank_code == "ICBC"
+    app.extensions["ecard"].db.dispose()
+    with pytest.raises(RuntimeError, match="ECARD_BANK_SMS_CODE"):
+        create_app({**test_config, "BANK_SMS_URL": "http://127.0.0.1:9/bank"}, clock=clock)
