@@ -20,7 +20,7 @@ run: install
 	$(UV) run ecard serve --port $(ECARD_PORT)
 
 lint: install
-	$(UV) run ruff check ecard tests sdk
+	$(UV) run ruff check ecard channel_adapters sdk tests samples
 	$(UV) run mypy
 
 pytest: install

@@ -40,3 +40,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from ecard.tokens.views import identity_bp
 
     api.register_blueprint(identity_bp)
+
+    from channel_adapters import init_app as init_adapters
+    from channel_adapters.views import bp as adapters_bp
+
+    init_adapters(app)
+    api.register_blueprint(adapters_bp)

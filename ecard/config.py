@@ -58,6 +58,9 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_CALLBACK_BATCH_SIZE": ("CALLBACK_BATCH_SIZE", _int),
     "ECARD_CALLBACK_CONCURRENCY": ("CALLBACK_CONCURRENCY", _int),
     "ECARD_CALLBACK_LEASE_S": ("CALLBACK_LEASE_S", _float),
+    "ECARD_BANK_SMS_URL": ("BANK_SMS_URL", _str),
+    "ECARD_BANK_SMS_CODE": ("BANK_SMS_CODE", _str),
+    "ECARD_H5_SESSION_TTL_S": ("H5_SESSION_TTL_S", _int),
 }
 
 DEFAULTS: Mapping[str, Any] = {
@@ -98,6 +101,9 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_BATCH_SIZE": 100,
     "CALLBACK_CONCURRENCY": 8,
     "CALLBACK_LEASE_S": 300.0,
+    "BANK_SMS_URL": None,  # set: level-2 SMS codes go through this bank (channel_adapters)
+    "BANK_SMS_CODE": None,
+    "H5_SESSION_TTL_S": 900,
     # flask-smorest / OpenAPI
     "API_TITLE": "ecard platform API",
     "API_VERSION": "v1",

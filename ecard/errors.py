@@ -321,6 +321,38 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "The order code is unknown or has expired; ask the cashier for a new one."),
     "ORDER_ALREADY_PAID": ErrorSpec(
         409, "该订单已支付。", "This order is already paid."),
+    # --- channel adapters ---------------------------------------------------
+    "H5_TICKET_INVALID": ErrorSpec(
+        401, "登录凭证无效、已使用或已过期，请从App重新进入。",
+        "The sign-on ticket is invalid, used or expired; open the page from the app again."),
+    "H5_SESSION_INVALID": ErrorSpec(
+        401, "页面会话已失效，请从App重新进入。",
+        "The page session is invalid or has expired; open the page from the app again."),
+    "CHANNEL_NOT_PAYMENT_PLATFORM": ErrorSpec(
+        403, "该渠道不是支付平台渠道。",
+        "Only payment-platform channels (partner or social) map their own user ids."),
+    "CHANNEL_USER_ID_INVALID": ErrorSpec(
+        422, "渠道用户标识格式不正确。",
+        "The user id must be 1 to 64 letters, digits, '-', '_' or '.'."),
+    "CHANNEL_USER_ID_TAKEN": ErrorSpec(
+        409, "该渠道用户标识已关联其他持卡人，或该持卡人已关联其他用户标识。",
+        "This user id is linked to another holder, or this holder to another user id."),
+    "MEDICAL_SETTLEMENT_INVALID": ErrorSpec(
+        422, "医保结算参数不正确。",
+        "The medical settlement amounts or policy are not valid (whole fen, parts within "
+        "the total)."),
+    "PAYOUT_BANK_INVALID": ErrorSpec(
+        422, "银行编码不正确。", "The bank code is not 2-16 letters or digits."),
+    "PAYOUT_DAY_CLOSED": ErrorSpec(
+        409, "该日期之后已生成过待遇发放文件，不能补生成更早的文件。",
+        "A payout file for a later day exists; an earlier day cannot be generated now."),
+    "PAYOUT_DAY_IN_FUTURE": ErrorSpec(
+        422, "不能生成未来日期的待遇发放文件。", "A payout file cannot be made for a future day."),
+    "BANK_UNAVAILABLE": ErrorSpec(
+        503, "银行服务暂时不可用，请稍后再试。",
+        "The card's bank cannot be reached right now; please try again later."),
+    "BANK_REFUSED": ErrorSpec(
+        502, "银行拒绝了该请求。", "The card's bank refused the request."),
 }
 
 
