@@ -67,8 +67,9 @@ class CardResponse(Schema):
     region = fields.String(metadata={"description": "Issuing region of the physical card."})
     issued_at = fields.DateTime()
     face_score = fields.Float(allow_none=True, metadata={
-        "description": "Face distance recorded at issuance (lower is closer); null when "
-                       "the e-card was linked with the PIN."})
+        "description": "Face distance recorded at issuance: the farthest frame of the "
+                       "liveness session from the enrolment photo (lower is closer; the "
+                       "threshold is 0.5); null when the e-card was linked with the PIN."})
 
 
 class IssueCardResponse(CardResponse):
