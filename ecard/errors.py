@@ -150,8 +150,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "This certification session was already decided; start a new one."),
     "CERTIFICATION_SESSION_INVALID": ErrorSpec(
         422, "人脸认证结果无效或已使用，请重新进行人脸认证。",
-        "The certification session is not a recent passed check of this holder for "
-        "issuance, or it was already used; do a new face check."),
+        "The certification session is not a recent (10 minutes) passed check of this "
+        "holder, in your channel, for this step, or it was already used; do a new face "
+        "check."),
     "RECIPIENT_NOT_FOUND": ErrorSpec(
         404, "未查询到您的待遇领取信息，请联系参保地社保经办机构。",
         "No pension entitlement is on file for this holder; contact the social-security "
@@ -196,9 +197,10 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "PIN_ALREADY_SET": ErrorSpec(
         409, "您已在其他渠道领取电子社保卡，请输入已设置的密码完成关联。",
         "You already hold an e-card in another channel; enter your existing PIN to link it."),
-    "FACE_IMAGE_REQUIRED": ErrorSpec(
-        422, "首次领取电子社保卡需要本人刷脸，请拍摄人脸照片后重试。",
-        "A first e-card needs a photo of the holder's face; take one and retry."),
+    "CERTIFICATION_SESSION_REQUIRED": ErrorSpec(
+        422, "请先完成本人刷脸认证（按提示完成动作），再继续办理。",
+        "Do the face check first: start a certification session, pass it, and send its "
+        "certification_session_id."),
     "ISSUANCE_CONFLICT": ErrorSpec(
         409, "您的领卡申请正在处理中，请稍后重试。",
         "Another request for this card holder is being processed; retry in a moment."),
