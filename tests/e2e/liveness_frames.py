@@ -1,0 +1,66 @@
+"""Real liveness frames for the actions a session asks, chosen from a clip's labels.
+
+``shared/faces/liveness/<clip>/labels.csv`` measures every frame (eye and mouth aspect
+ratios, yaw) and labels it. For a session's actions we send: a neutral frame (eyes
+open, mouth closed, frontal) as the baseline, then per action its frame followed by
+another neutral frame. Head poses are labelled from the image: a head turned to the
+image's left is the subject turning to their own right (``turn_right``); the frames
+are sent as the camera took them (``mirrored: false``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+Row = dict[str, str]
+
+ACTION_CHOICES: dict[str, tuple[Callable[[Row], bool], Callable[[Row], float]]] = {
+    # (which frames show the action cleanly, best first)
+    "blink": (lambda r: r["eye_state"] == "closed" and r["head_pose"] == "frontal"
+              and float(r["mar"]) < 0.5, lambda r: float(r["ear"])),
+    "open_mouth": (lambda r: r["mouth_state"] == "open" and r["eye_state"] == "open"
+                   and r["head_pose"] == "frontal", lambda r: -float(r["mar"])),
+    "turn_right": (lambda r: r["head_pose"].startswith("turned_image_left")
+                   and r["eye_state"] == "open" and float(r["mar"]) < 0.5
+                   and float(r["yaw_estimate"]) <= -0.4,
+                   lambda r: float(r["dist_to_first_run_frame"])),
+    "turn_left": (lambda r: r["head_pose"].startswith("turned_image_right")
+                  and r["eye_state"] == "open" and float(r["mar"]) < 0.5
+                  and float(r["yaw_estimate"]) >= 0.4,
+                  lambda r: float(r["dist_to_first_run_frame"])),
+}
+
+
+class Clip:
+    def __init__(self, folder: Path, *, reserved: set[int] | None = None) -> None:
+        self.folder = folder
+        with (folder / "labels.csv").open(newline="", encoding="utf-8") as fh:
+            self.rows = list(csv.DictReader(fh))
+        # Frames never sent: the enrolment photo, and those already used (a frame
+        # seen in an earlier session of the person fails the new one).
+        self.used: set[int] = set(reserved or ())
+
+    def _take(self, keep: Callable[[Row], bool], rank: Callable[[Row], float]) -> int:
+        rows = sorted((r for r in self.rows if keep(r) and int(r["frame"]) not in self.used),
+                      key=rank)
+        if not rows:
+            raise LookupError("no unused frame of this clip fits")
+        index = int(rows[0]["frame"])
+        self.used.add(index)
+        return index
+
+    def _neutral(self) -> int:
+        return self._take(lambda r: r["label"] == "eyes_open;mouth_closed;head_frontal",
+                          lambda r: float(r["dist_to_first_run_frame"]))
+
+    def can_show(self, actions: list[str]) -> bool:
+        """Whether every action is one this clip shows, none asked twice."""
+        return len(set(actions)) == len(actions) and all(a in ACTION_CHOICES for a in actions)
+
+    def frames_for(self, actions: list[str]) -> list[bytes]:
+        indices = [self._neutral()]
+        for action in actions:
+            indices += [self._take(*ACTION_CHOICES[action]), self._neutral()]
+        return [(self.folder / "frames" / f"frame_{i:05d}.jpg").read_bytes() for i in indices]
