@@ -24,7 +24,7 @@ import pytest
 import requests
 from ecard_sdk import EcardClient, EcardError
 
-from tests.e2e.liveness_frames import Clip
+from samples.liveness_frames import Clip
 from tests.e2e.processes import PY, ROOT, Stack, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,8 @@
-"""Real liveness frames for the actions a session asks, chosen from a clip's labels.
+"""Real liveness frames for the actions a session asks, chosen from a clip's labels:
+what a phone would capture, for the walkthrough and the end-to-end tests.
 
-``shared/faces/liveness/<clip>/labels.csv`` measures every frame (eye and mouth aspect
+``labels.csv`` of a clip (``shared/faces/liveness/<clip>/``, or the 9 frames shipped in
+``samples/demo/faces/liveness/``) measures every frame (eye and mouth aspect
 ratios, yaw) and labels it. For a session's actions we send: a neutral frame (eyes
 open, mouth closed, frontal) as the baseline, then per action its frame followed by
 another neutral frame. Head poses are labelled from the image: a head turned to the
@@ -13,10 +15,17 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 Row = dict[str, str]
 
-ACTION_CHOICES: dict[str, tuple[Callable[[Row], bool], Callable[[Row], float]]] = {
+
+def _distance(row: Row) -> float:
+    """Face distance to the clip's first frame, where measured (closer is safer)."""
+    return float(row.get("dist_to_first_run_frame") or 0)
+
+
+ACTION_CHOICES: dict[str, tuple[Callable[[Row], bool], Callable[[Row], Any]]] = {
     # (which frames show the action cleanly, best first)
     "blink": (lambda r: r["eye_state"] == "closed" and r["head_pose"] == "frontal"
               and float(r["mar"]) < 0.5, lambda r: float(r["ear"])),
@@ -25,11 +34,11 @@ ACTION_CHOICES: dict[str, tuple[Callable[[Row], bool], Callable[[Row], float]]] 
     "turn_right": (lambda r: r["head_pose"].startswith("turned_image_left")
                    and r["eye_state"] == "open" and float(r["mar"]) < 0.5
                    and float(r["yaw_estimate"]) <= -0.4,
-                   lambda r: float(r["dist_to_first_run_frame"])),
+                   _distance),
     "turn_left": (lambda r: r["head_pose"].startswith("turned_image_right")
                   and r["eye_state"] == "open" and float(r["mar"]) < 0.5
                   and float(r["yaw_estimate"]) >= 0.4,
-                  lambda r: float(r["dist_to_first_run_frame"])),
+                  _distance),
 }
 
 
@@ -42,7 +51,7 @@ class Clip:
         # seen in an earlier session of the person fails the new one).
         self.used: set[int] = set(reserved or ())
 
-    def _take(self, keep: Callable[[Row], bool], rank: Callable[[Row], float]) -> int:
+    def _take(self, keep: Callable[[Row], bool], rank: Callable[[Row], Any]) -> int:
         rows = sorted((r for r in self.rows if keep(r) and int(r["frame"]) not in self.used),
                       key=rank)
         if not rows:
@@ -52,8 +61,9 @@ class Clip:
         return index
 
     def _neutral(self) -> int:
-        return self._take(lambda r: r["label"] == "eyes_open;mouth_closed;head_frontal",
-                          lambda r: float(r["dist_to_first_run_frame"]))
+        return self._take(lambda r: r["eye_state"] == "open" and r["mouth_state"] != "open"
+                          and r["head_pose"] == "frontal",
+                          lambda r: (r["mouth_state"] != "closed", _distance(r)))
 
     def can_show(self, actions: list[str]) -> bool:
         """Whether every action is one this clip shows, none asked twice."""
