@@ -29,7 +29,7 @@ sample: install
 	$(UV) run python -m samples.run
 
 lint: install
-	$(UV) run ruff check ecard tests samples
+	$(UV) run ruff check ecard tests sdk samples
 	$(UV) run mypy
 
 pytest: install

@@ -29,6 +29,11 @@ def error_response(error: EcardError) -> Response:
     body["request_id"] = getattr(g, "request_id", None)
     response = jsonify(body)
     response.status_code = error.status
+    retry_after = error.details.get("retry_after_s") if isinstance(error.details, dict) \
+        else None
+    if error.status == 429 and isinstance(retry_after, int):
+        # The standard header too, so any HTTP client (the SDK included) can wait.
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

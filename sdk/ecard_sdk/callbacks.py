@@ -24,7 +24,6 @@ for your logs). A Flask receiver::
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import hmac
 import json
@@ -146,7 +145,8 @@ class JwksCache:
         self._monotonic = monotonic
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._fetched_at: float | None = None
-        self._next_refetch = float("-inf")
+        self._next_retry = float("-inf")  # after a failed fetch
+        self._next_kid_refetch = float("-inf")  # after a fetch for an unknown kid
         self._lock = threading.Lock()
         self.fetches = 0
 
@@ -172,13 +172,18 @@ class JwksCache:
         with self._lock:
             now = self._monotonic()
             stale = self._fetched_at is None or now - self._fetched_at >= self.max_age_s
-            if (stale or kid not in self._keys) and now >= self._next_refetch:
-                self._next_refetch = now + self.min_refetch_interval_s
-                # Unreachable platform: judge with the keys held (a kid still unknown
-                # is refused), and try again after the interval.
-                with contextlib.suppress(Exception):
-                    self.refresh()
+            if stale and now >= self._next_retry:
+                self._try_refresh(now)
+            if kid not in self._keys and now >= self._next_kid_refetch:
+                self._next_kid_refetch = now + self.min_refetch_interval_s
+                self._try_refresh(now)
             return self._keys.get(kid)
+
+    def _try_refresh(self, now: float) -> None:
+        try:
+            self.refresh()
+        except Exception:  # unreachable platform: judge with the keys held, retry later
+            self._next_retry = now + self.min_refetch_interval_s
 
 
 JwksSource = Mapping[str, Any] | JwksCache | Callable[[], Any]

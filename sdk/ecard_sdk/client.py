@@ -215,8 +215,8 @@ class EcardClient:
                     attempt += 1
                     self._sleep(self._sleep_time_s(attempt))
                     continue
-                raise APIConnectionError(
-                    f"no answer from {self.base_url} after {attempt + 1} tries: {exc}") \
+                tries = f"{attempt + 1} {'try' if attempt == 0 else 'tries'}"
+                raise APIConnectionError(f"no answer from {self.base_url} after {tries}: {exc}") \
                     from exc
             if 200 <= response.status < 300:
                 return response

@@ -42,6 +42,7 @@ def test_budget_is_per_channel(limited_app: Flask, clock: FrozenClock) -> None:
     response = first.post("/api/v1/ping")
     _is_429(response)
     assert response.get_json()["details"]["retry_after_s"] >= 1
+    assert response.headers["Retry-After"] == str(response.get_json()["details"]["retry_after_s"])
     # same client address, other channel: its own budget
     assert second.post("/api/v1/ping").status_code == 200
 

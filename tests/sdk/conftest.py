@@ -1,0 +1,95 @@
+"""The SDK against a real HTTP server: the backend app on a loopback port (and a
+misbehaving proxy in front of it when a test needs one), channels registered through
+the real service, e-cards built with the test factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from ecard_sdk import EcardClient
+from flask import Flask
+
+from ecard.clock import FrozenClock
+from ecard.payments.sms import CapturingSmsGateway
+from ecard.payments.views import SMS_EXTRA
+from ecard.platform import Platform
+from tests.channels.conftest import add_channel
+from tests.payments.conftest import Card, issue_level1
+from tests.sdk.servers import FlakyProxy, serving
+from tests.support.channel_client import ChannelIdentity
+
+HOLDER_CH = "1000000001"  # a bank app: holds the e-card
+MERCHANT = "3000000003"  # a hospital: an acquirer, scans codes
+
+MakeClient = Callable[..., EcardClient]
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def proxy(base_url: str) -> Iterator[FlakyProxy]:
+    with FlakyProxy(base_url).running() as running:
+        yield running
+
+
+@pytest.fixture
+def sms(platform: Platform) -> CapturingSmsGateway:
+    gateway = CapturingSmsGateway()
+    platform.extras[SMS_EXTRA] = gateway
+    return gateway
+
+
+@pytest.fixture
+def holder_ch(platform: Platform) -> ChannelIdentity:
+    return add_channel(platform, HOLDER_CH, type="bank", name="示例银行App")
+
+
+@pytest.fixture
+def merchant_ch(platform: Platform) -> ChannelIdentity:
+    return add_channel(platform, MERCHANT, type="medical", name="示例医院")
+
+
+@pytest.fixture
+def card(platform: Platform, holder_ch: ChannelIdentity) -> Card:
+    return issue_level1(platform, HOLDER_CH)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """What the clients under test slept between retries (they never really sleep)."""
+    return []
+
+
+@pytest.fixture
+def make_client(base_url: str, clock: FrozenClock, sleeps: list[float]) -> Iterator[MakeClient]:
+    made: list[EcardClient] = []
+
+    def make(identity: ChannelIdentity, url: str | None = None, **kw: Any) -> EcardClient:
+        options: dict[str, Any] = {
+            "kid": identity.kid, "accept_language": "en", "timeout": 10.0,
+            "clock": lambda: clock.now().timestamp(), "sleep": sleeps.append,
+            "jitter": lambda: 1.0, **kw}
+        client = EcardClient(url or base_url, identity.channel_no, identity.private_key,
+                             **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def holder(make_client: MakeClient, holder_ch: ChannelIdentity) -> EcardClient:
+    return make_client(holder_ch)
+
+
+@pytest.fixture
+def merchant(make_client: MakeClient, merchant_ch: ChannelIdentity) -> EcardClient:
+    return make_client(merchant_ch)
