@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 Row = dict[str, str]
+NEIGHBOURS = 6  # frames (0.24 s at 25 fps) either side of a used frame left alone
 
 
 def _distance(row: Row) -> float:
@@ -48,11 +49,12 @@ class Clip:
         with (folder / "labels.csv").open(newline="", encoding="utf-8") as fh:
             self.rows = list(csv.DictReader(fh))
         # Frames never sent: the enrolment photo, and those already used (a frame
-        # seen in an earlier session of the person fails the new one).
+        # seen in an earlier session of the person fails the new one), with their
+        # neighbours.
         self.used: set[int] = set(reserved or ())
 
     def _take(self, keep: Callable[[Row], bool], rank: Callable[[Row], Any]) -> int:
-        rows = sorted((r for r in self.rows if keep(r) and int(r["frame"]) not in self.used),
+        rows = sorted((r for r in self.rows if keep(r) and not self._near_used(int(r["frame"]))),
                       key=rank)
         if not rows:
             raise LookupError("no unused frame of this clip fits")
@@ -60,17 +62,35 @@ class Clip:
         self.used.add(index)
         return index
 
+    def _near_used(self, index: int) -> bool:
+        # Neighbouring video frames look alike: the platform's perceptual hash takes
+        # them for the same picture, so they count as used too.
+        return any(abs(index - u) <= NEIGHBOURS for u in self.used)
+
     def _neutral(self) -> int:
         return self._take(lambda r: r["eye_state"] == "open" and r["mouth_state"] != "open"
                           and r["head_pose"] == "frontal",
                           lambda r: (r["mouth_state"] != "closed", _distance(r)))
 
     def can_show(self, actions: list[str]) -> bool:
-        """Whether every action is one this clip shows, none asked twice."""
-        return len(set(actions)) == len(actions) and all(a in ACTION_CHOICES for a in actions)
+        """Whether the clip's unused frames can show these actions, none asked twice."""
+        if len(set(actions)) != len(actions) or not all(a in ACTION_CHOICES for a in actions):
+            return False
+        saved = set(self.used)
+        try:
+            self._pick(actions)
+        except LookupError:
+            return False
+        finally:
+            self.used = saved
+        return True
 
-    def frames_for(self, actions: list[str]) -> list[bytes]:
+    def _pick(self, actions: list[str]) -> list[int]:
         indices = [self._neutral()]
         for action in actions:
             indices += [self._take(*ACTION_CHOICES[action]), self._neutral()]
+        return indices
+
+    def frames_for(self, actions: list[str]) -> list[bytes]:
+        indices = self._pick(actions)
         return [(self.folder / "frames" / f"frame_{i:05d}.jpg").read_bytes() for i in indices]

@@ -43,6 +43,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Iterator
     try:
         st.run("-m", "ecard", "init")
         st.run("-m", "ecard", "demo", "load")
+        recipients = instance / "recipients.csv"  # 周雅琴 draws a pension
+        recipients.write_text(
+            "aac002,type,monthly_pension_fen,funeral_grant_fen,survivor_lump_sum_fen,region,"
+            f"bank_account\n{KATIE['id_number']},enterprise_retiree,300000,1500000,2700000,"
+            "330106,6217003301000066666\n", encoding="utf-8")
+        st.run("-m", "ecard", "certification", "import-recipients", str(recipients))
         st.run("-m", "samples.channel_server.register",
                "--callback-url", st.sample_url + "/callbacks")
         st.start_backend()
@@ -105,21 +111,29 @@ def upload(frames: list[bytes]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def katie(stack: Stack, faces_dir: Path) -> str:
-    """katie's e-card claimed in the sample app (liveness session, then issuance);
-    her sign number."""
+def clip(faces_dir: Path) -> Clip:
+    """Her clip; frame 0 is her enrolment photo, and no frame goes in two sessions."""
+    return Clip(faces_dir / "liveness/wda_katiehill", reserved={0})
+
+
+def start_session(st: Stack, path: str, body: dict[str, Any], clip: Clip) -> dict[str, Any]:
+    """The server draws the actions: start sessions until one asks only actions the
+    clip shows, each once (an unused session just expires)."""
+    for _ in range(20):
+        session: dict[str, Any] = app_call(st, "POST", path, body, expect=201)
+        if clip.can_show(session["actions"]):
+            return session
+    pytest.fail("no session asked actions the clip shows")
+
+
+@pytest.fixture(scope="module")
+def katie(stack: Stack, clip: Clip) -> str:
+    """Her e-card claimed in the sample app (liveness session, then issuance); her
+    sign number."""
     st = stack
     app_call(st, "POST", "/api/users", {"username": "katie"}, expect=201)
-    clip = Clip(faces_dir / "liveness/wda_katiehill", reserved={0})
-    # The server draws the actions; start sessions until one asks only actions the
-    # clip shows, each once (an unused session just expires).
-    for _ in range(20):
-        session = app_call(st, "POST", "/api/users/katie/claim/start",
-                           {**KATIE, "mode": "standard"}, expect=201)
-        if clip.can_show(session["actions"]):
-            break
-    else:
-        pytest.fail("no session asked actions the clip shows")
+    session = start_session(st, "/api/users/katie/claim/start", {**KATIE, "mode": "standard"},
+                            clip)
     assert session["prompts"]["steps"] and session["nonce"]
     decision = app_call(st, "POST", f"/api/users/katie/claim/{session['session_id']}/frames",
                         upload(clip.frames_for(session["actions"])), expect=200)
@@ -260,6 +274,22 @@ def test_callbacks_survive_the_app_being_down_and_arrive_in_order(
     assert [int(c["id"]) for c in got] == sorted(int(c["id"]) for c in got)
     assert got[0]["attempt"] >= 2  # it failed while the app was down, then arrived
     assert all(c["deliveries"] == 1 for c in got)
+
+
+def test_entitlement_certification_in_the_app(stack: Stack, katie: str, clip: Clip) -> None:
+    # elder mode, as a pensioner would: one action, 300 s, spoken prompts
+    session = start_session(stack, "/api/users/katie/certification", {"mode": "elder"}, clip)
+    assert len(session["actions"]) == 1 and session["prompts"]["steps"][0]["speak"]
+    decision = app_call(stack, "POST",
+                        f"/api/users/katie/certification/{session['session_id']}/frames",
+                        upload(clip.frames_for(session["actions"])), expect=200)
+    assert decision["passed"] is True, decision
+    assert decision["entitlement"]["status"] == "valid"
+    # a session is decided once; the platform's refusal comes through unchanged
+    again = requests.post(
+        f"{stack.sample_url}/api/users/katie/certification/{session['session_id']}/frames",
+        json=upload(clip.frames_for([])), timeout=60)
+    assert again.status_code == 409 and again.json()["code"] == "SESSION_ALREADY_DECIDED"
 
 
 def test_unlink_in_the_app(stack: Stack, katie: str) -> None:
