@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecard_sdk import CallbackVerificationError, EcardClient, verify_callback
-from ecard_sdk.callbacks import JwksCache
+from ecard_sdk import CallbackVerificationError, EcardClient, JwksCache, verify_callback
 from ecard_sdk.errors import APIConnectionError, EcardError
 from flask import Flask, Response, jsonify, request
 
@@ -91,7 +90,7 @@ def create_app(settings: Settings) -> Flask:
     @app.post("/callbacks")
     def receive_callback() -> tuple[Response, int]:
         body = request.get_data(cache=False)  # the exact bytes that were signed
-        headers = {k: v for k, v in request.headers.items()}
+        headers = dict(request.headers)
         try:
             doc = verify_callback(body, headers, jwks_or_fetch=jwks,
                                   channel_no=settings.channel_no, seen=store)

@@ -25,7 +25,7 @@ import requests
 from ecard_sdk import EcardClient, EcardError
 
 from samples.liveness_frames import Clip
-from tests.e2e.processes import PY, ROOT, Stack, wait_until
+from tests.e2e.processes import PY, ROOT, Stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +204,10 @@ def test_identity_code_verified_offline_then_online_by_the_terminal(
     assert status == 0 and "accepted offline" in out and "cached" in out, out
     status, out = terminal(stack, image, "--scene", "02", "--offline-only")
     assert status == 1 and "wrong_scene" in out, out
+    # the platform unreachable: offline from the cache passes, the online check cannot
+    status, out = terminal(stack, image, "--scene", "01", "--ecard-url",
+                           f"http://127.0.0.1:{free_port()}")
+    assert status == 3 and "cached" in out and "UNCERTAIN" in out, out
 
 
 def test_terminal_input_errors(stack: Stack, faces_dir: Path) -> None:
