@@ -60,6 +60,7 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_BANK_SMS_URL": ("BANK_SMS_URL", _str),
     "ECARD_BANK_SMS_CODE": ("BANK_SMS_CODE", _str),
     "ECARD_H5_SESSION_TTL_S": ("H5_SESSION_TTL_S", _int),
+    "ECARD_MEDICAL_POLICIES": ("MEDICAL_POLICIES", _str),
 }
 
 DEFAULTS: Mapping[str, Any] = {
@@ -106,6 +107,10 @@ DEFAULTS: Mapping[str, Any] = {
     "BANK_SMS_URL": None,  # set: level-2 SMS codes go through this bank (channel_adapters)
     "BANK_SMS_CODE": None,
     "H5_SESSION_TTL_S": 900,
+    # Medical insurance policies by insured-region prefix for bills settled through
+    # the platform: "44=8500:50000:30000000:1000" (ratio_bp:deductible_fen:cap_fen
+    # [:unfiled_reduction_bp]); a region with none cannot settle (MEDICAL_POLICY_UNKNOWN).
+    "MEDICAL_POLICIES": "",
     # flask-smorest / OpenAPI
     "API_TITLE": "ecard platform API",
     "API_VERSION": "v1",
