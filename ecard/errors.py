@@ -362,6 +362,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "The card's bank cannot be reached right now; please try again later."),
     "BANK_REFUSED": ErrorSpec(
         502, "银行拒绝了该请求。", "The card's bank refused the request."),
+    "BANK_NOT_CONNECTED": ErrorSpec(
+        409, "您的社保卡开户银行暂未接入短信验证服务，请到开户银行网点办理。",
+        "The card's bank is not connected for SMS codes; visit a branch of the card's bank."),
 }
 
 
