@@ -271,3 +271,50 @@ def test_policy_setting() -> None:
         with pytest.raises(ValueError):
             parse_policies(bad)
     assert MedicalBill("110101").filed is True
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_concurrent_bills_share_the_cap_once(app: Flask, platform: Platform, card: Card,
+                                             as_holder: SignedClient, sms: Any,
+                                             merchant_ch: Any, clock: FrozenClock) -> None:
+    """Four bills of one person at once, each worth 85.00 to the fund, under a cap of
+    100.00: the holder's account row lock splits them one after the other, so the
+    fund pays 85.00 + 15.00 + 0 + 0, never more than the cap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.payments.conftest import device_of, enable
+    platform.config["MEDICAL_POLICIES"] = "11=8500:0:10000"
+    devices = []
+    for n in range(4):
+        devices.append(device_of(enable(as_holder, sms, card, device_id=f"phone-{n}")))
+        clock.advance(seconds=61)  # one SMS a minute
+    codes = [d.code(clock) for d in devices]
+
+    def pay(n: int) -> Any:
+        client = SignedClient(app.test_client(), merchant_ch,
+                              now=lambda: clock.now().timestamp())
+        return _pay(client, codes[n], amount=10000, order=f"c-{n}",
+                    medical=_bill(self_funded_fen=0, class_b_self_fen=0,
+                                  personal_account_balance_fen=0)).get_json()
+
+    with ThreadPoolExecutor(4) as pool:
+        bodies = list(pool.map(pay, range(4)))
+    assert all(b.get("status") == "captured" for b in bodies), bodies
+    assert sorted(b["medical"]["fund_fen"] for b in bodies) == [0, 0, 1500, 8500]
+    assert _balances(platform)[FUND] == -10000
+    _invariants(platform)
+
+
+def test_a_payment_platform_trade_notice_carries_the_split(platform: Platform) -> None:
+    from channel_adapters.payment_platform import PaymentPlatformAdapter
+    payload = {"sign_no": "S1", "openid": "o1", "payment_id": "P1", "merchant_no": MERCHANT,
+               "order_id": "m-1", "scene": "04", "currency": "CNY", "amount_fen": 30000,
+               "refunded_fen": 0, "medical": {"fund_fen": 14450, "holder_fen": 15550}}
+    with platform.db.session() as session:
+        notice = PaymentPlatformAdapter().shape_notification(
+            session, "3000000009", "payment_captured", payload)
+        plain = PaymentPlatformAdapter().shape_notification(
+            session, "3000000009", "payment_captured",
+            {k: v for k, v in payload.items() if k != "medical"})
+    assert notice["notice"] == "trade" and notice["medical"] == payload["medical"]
+    assert "medical" not in plain and "medical_refund" not in plain
