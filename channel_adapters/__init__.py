@@ -11,17 +11,29 @@ if TYPE_CHECKING:  # the reference servers import the package without Flask's we
 
 
 def init_app(app: Flask) -> None:
-    """With ``ECARD_BANK_SMS_URL`` (and ``ECARD_BANK_SMS_CODE``, the bank's code) set,
-    level-2 SMS codes are requested from that bank over the bank protocol instead of
-    the demo log-file gateway."""
-    from channel_adapters.bank import BankClient, BankSmsGateway
+    """With bank SMS endpoints configured (``ECARD_BANK_SMS_URLS="ICBC=https://…,
+    CCB=https://…"``, and/or the single-bank pair ``ECARD_BANK_SMS_URL`` +
+    ``ECARD_BANK_SMS_CODE``), level-2 SMS codes are requested from the card's own bank
+    over the bank protocol instead of the demo log-file gateway."""
+    from channel_adapters.bank import BankClient, BankSmsGateway, parse_bank_urls
     from ecard.payments.views import SMS_EXTRA
     from ecard.platform import Platform
 
     platform: Platform = app.extensions["ecard"]
+    try:
+        urls = parse_bank_urls(platform.config.get("BANK_SMS_URLS"))
+    except ValueError as exc:
+        raise RuntimeError(f"ECARD_BANK_SMS_URLS: {exc}") from None
     url, code = platform.config.get("BANK_SMS_URL"), platform.config.get("BANK_SMS_CODE")
-    if url and SMS_EXTRA not in platform.extras:
+    if url:  # the single-bank settings of earlier versions: one more entry
         if not code:
             raise RuntimeError("ECARD_BANK_SMS_URL needs ECARD_BANK_SMS_CODE (the bank code)")
-        platform.extras[SMS_EXTRA] = BankSmsGateway(BankClient(
-            url, code, platform.keyring, now_s=lambda: platform.clock.now().timestamp()))
+        if urls.get(code, url) != url:
+            raise RuntimeError(f"bank {code} has two SMS endpoints: ECARD_BANK_SMS_URL and "
+                               "ECARD_BANK_SMS_URLS differ")
+        urls[code] = url
+    if urls and SMS_EXTRA not in platform.extras:
+        platform.extras[SMS_EXTRA] = BankSmsGateway(*(
+            BankClient(bank_url, bank_code, platform.keyring,
+                       now_s=lambda: platform.clock.now().timestamp())
+            for bank_code, bank_url in sorted(urls.items())))

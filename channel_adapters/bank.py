@@ -152,12 +152,43 @@ def _answer_code(response: requests.Response) -> str | None:
 
 class BankSmsGateway:
     """The platform's :class:`ecard.payments.sms.SmsGateway` through the card's bank:
-    the bank sends the code to the phone it reserved for the account. A refusal or
-    an unreachable bank raises :class:`BankError`, so the level-2 request fails with
+    the bank sends the code to the phone it reserved for the account. Each message
+    goes to the client of the card's ``bank_code``; a card whose bank has none is
+    ``BANK_NOT_CONNECTED`` (another bank cannot send for it: it knows neither the
+    account nor the phone reserved with it). A refusal or an unreachable bank raises
+    :class:`BankError`, so the level-2 request fails with
     ``BANK_UNAVAILABLE``/``BANK_REFUSED`` and nothing of it is kept."""
 
-    def __init__(self, client: BankClient) -> None:
-        self.client = client
+    def __init__(self, *clients: BankClient) -> None:
+        if not clients:
+            raise ValueError("a bank SMS gateway needs at least one bank")
+        self.clients: dict[str, BankClient] = {}
+        for client in clients:
+            if client.bank_code in self.clients:
+                raise ValueError(f"bank {client.bank_code} given twice")
+            self.clients[client.bank_code] = client
 
-    def send(self, phone: str, text: str, *, sent_at: datetime) -> None:
-        self.client.send_sms(phone, text, requested_at=sent_at)
+    def send(self, phone: str, text: str, *, sent_at: datetime,
+             bank_code: str | None = None) -> None:
+        client = self.clients.get(bank_code) if bank_code else None
+        if client is None:
+            log.warning("no SMS endpoint for bank %s", bank_code)
+            raise BankError("BANK_NOT_CONNECTED", details={"bank_code": bank_code})
+        client.send_sms(phone, text, requested_at=sent_at)
+
+
+def parse_bank_urls(text: str | None) -> dict[str, str]:
+    """``"ICBC=https://sms.icbc.example,CCB=https://sms.ccb.example"`` -> {code: url}."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        code, sep, url = part.partition("=")
+        code, url = code.strip(), url.strip()
+        if not sep or not code.isalnum() or not 2 <= len(code) <= 16 or not url.startswith(
+                ("http://", "https://")):
+            raise ValueError(f"bad bank SMS endpoint {part!r}: expected BANK_CODE=https://...")
+        if code in out:
+            raise ValueError(f"bank {code} given twice")
+        out[code] = url
+    return out

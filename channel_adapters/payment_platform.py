@@ -80,7 +80,9 @@ class PaymentPlatformAdapter:
             "total_yuan": yuan(int(payload["amount_fen"])),
             "refunded_fen": payload["refunded_fen"],
             "refund_id": payload.get("refund_id"), "refund_fen": payload.get("refund_fen"),
-            "occurred_at": payload.get("occurred_at")}
+            "occurred_at": payload.get("occurred_at"),
+            # a medical bill's split (and a refund's parts) pass through unchanged
+            **{k: payload[k] for k in ("medical", "medical_refund") if k in payload}}
 
     # -- user ids ----------------------------------------------------------------
     def link_user(self, session: Session, clock: Clock, channel_no: str, channel_type: str,

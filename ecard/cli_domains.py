@@ -32,6 +32,10 @@ def register(main: click.Group) -> None:
 
     register_notifications(main)
 
+    from ecard.maintenance.cli import register as register_maintenance
+
+    register_maintenance(main)
+
     from channel_adapters.cli import register as register_adapters
 
     register_adapters(main)

@@ -295,8 +295,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
         409, "付款码已使用，请让付款人刷新付款码。",
         "The payment code was already used; ask the payer to refresh the code."),
     "ORDER_ID_CONFLICT": ErrorSpec(
-        409, "该订单号已用于金额或币种不同的支付。",
-        "This order id was already used for a payment with another amount or currency."),
+        409, "该订单号已用于金额、币种或医保结算信息不同的支付。",
+        "This order id was already used for a payment with another amount, currency or "
+        "medical bill."),
     "ORDER_IN_PROGRESS": ErrorSpec(
         409, "该订单正在支付中，请稍后查询结果。",
         "A payment with this order id is being processed; retry shortly."),
@@ -343,6 +344,12 @@ CATALOGUE: dict[str, ErrorSpec] = {
         422, "医保结算参数不正确。",
         "The medical settlement amounts or policy are not valid (whole fen, parts within "
         "the total)."),
+    "MEDICAL_CHANNEL_REQUIRED": ErrorSpec(
+        403, "仅医疗机构渠道（医院、药店）可以进行医保结算。",
+        "Only medical channels (hospitals, pharmacies) may settle a medical bill."),
+    "MEDICAL_POLICY_UNKNOWN": ErrorSpec(
+        422, "未配置参保地的医保结算政策。",
+        "No medical insurance policy is configured for the insured region."),
     "PAYOUT_BANK_INVALID": ErrorSpec(
         422, "银行编码不正确。", "The bank code is not 2-16 letters or digits."),
     "PAYOUT_DAY_CLOSED": ErrorSpec(
@@ -355,6 +362,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "The card's bank cannot be reached right now; please try again later."),
     "BANK_REFUSED": ErrorSpec(
         502, "银行拒绝了该请求。", "The card's bank refused the request."),
+    "BANK_NOT_CONNECTED": ErrorSpec(
+        409, "您的社保卡开户银行暂未接入短信验证服务，请到开户银行网点办理。",
+        "The card's bank is not connected for SMS codes; visit a branch of the card's bank."),
 }
 
 

@@ -92,7 +92,7 @@ class Level2Service:
     # -- step 1 --------------------------------------------------------------
     def request_sms(self, session: Session, channel_no: str, sign_no: str) -> SmsSent:
         ecard = usable_ecard(session, channel_no, sign_no)
-        _, _, phone = self._bank_link(session, ecard)
+        card, _, phone = self._bank_link(session, ecard)
         now = self.clock.now()
         code = f"{secrets.randbelow(10**SMS_CODE_DIGITS):0{SMS_CODE_DIGITS}d}"
         salt = secrets.token_hex(16)
@@ -119,7 +119,8 @@ class Level2Service:
             channel_no=channel_no, scene=SCENE,
             details={"sign_no": sign_no, "phone": mask_phone(phone)})
         self.sms.send(phone, f"【电子社保卡】验证码{code}，{SMS_TTL_S // 60}分钟内有效，"
-                             "用于开通缴费结算，请勿告诉他人。", sent_at=now)
+                             "用于开通缴费结算，请勿告诉他人。", sent_at=now,
+                      bank_code=card.bank_code)  # the card's own bank sends it
         return SmsSent(sign_no=sign_no, phone_masked=mask_phone(phone),
                        expires_at=values["expires_at"],  # type: ignore[arg-type]
                        resend_after_s=SMS_RESEND_S)

@@ -26,7 +26,7 @@ from ecard.cards.schemas import (
     UnlinkRequest,
 )
 from ecard.cards.services import CardService
-from ecard.certification.services import SpentSession
+from ecard.certification.spending import SpentSession
 from ecard.certification.views import certification_service
 from ecard.channels.flask_auth import current_channel, require_channel
 from ecard.http.idempotency import idempotent

@@ -60,6 +60,7 @@ from ecard.certification.models import (
     SeenFrame,
 )
 from ecard.certification.prompts import DEADLINE_S, ELDER, STANDARD, draw_actions, prompts
+from ecard.certification.spending import SpentSession, spend_session
 from ecard.clock import Clock, utc
 from ecard.db import Database
 from ecard.errors import CATALOGUE, EcardError
@@ -71,7 +72,6 @@ from ecard.registry.models import FaceTemplate, Person
 SESSION_EXPIRED = "SESSION_EXPIRED"
 FAILURES_BEFORE_APPEAL = 3
 SEEN_FRAMES_LOOKBACK = 2000  # newest frame hashes of a person compared for replays
-SPEND_MAX_AGE_S = 600  # a passed issuance or PIN-reset session is usable for 10 minutes
 
 NEXT_STEPS = {
     "elder_mode": ("请切换到长辈模式再试一次：只需做一个动作，没有时间限制，有语音提示。",
@@ -104,16 +104,6 @@ class StartRequest:
     name: str | None = None          # purpose issuance, before the first e-card
     id_number: str | None = None
     card_no: str | None = None
-
-
-@dataclass(frozen=True)
-class SpentSession:
-    """What a spent session leaves on the step it allowed: the face score (farthest
-    frame distance to the enrolment template) and the mode it was done in."""
-
-    session_id: str
-    mode: str
-    face_score: float | None
 
 
 @dataclass(frozen=True)
@@ -374,39 +364,10 @@ class CertificationService:
     # -- spending a passed session (issuance, PIN reset) -------------------------
     def spend(self, session: Session, channel_no: str, session_id: str, person_id: int, *,
               purpose: str) -> SpentSession:
-        """Use a passed session of ``person_id``, started by ``channel_no`` for
-        ``purpose``, once and within 10 minutes of its decision (inside the caller's
-        transaction: if the caller's request is refused later, the rollback un-spends
-        it). ``CERTIFICATION_SESSION_INVALID`` otherwise, with the failed condition in
-        ``details.reason`` (the channel started the session, so this reveals nothing
-        it does not know)."""
-        now = self.clock.now()
-        row = session.scalars(select(CertificationSession).where(
-            CertificationSession.id == session_id,
-            CertificationSession.channel_no == channel_no)).one_or_none()
-        problem = None
-        if row is None:
-            problem = "not_found"
-        elif row.person_id != person_id:
-            problem = "other_person"
-        elif row.purpose != purpose:
-            problem = "other_purpose"
-        elif row.passed is not True or row.decided_at is None:
-            problem = "not_passed"
-        elif now - utc(row.decided_at) > timedelta(seconds=SPEND_MAX_AGE_S):
-            problem = "too_old"
-        if problem is not None:
-            raise EcardError("CERTIFICATION_SESSION_INVALID", details={"reason": problem})
-        spent = session.execute(
-            update(CertificationSession)
-            .where(CertificationSession.id == session_id, CertificationSession.used_at.is_(None))
-            .values(used_at=now))
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
-            raise EcardError("CERTIFICATION_SESSION_INVALID", details={"reason": "used"})
-        attempt = session.scalars(select(CertificationAttempt).where(
-            CertificationAttempt.session_id == session_id)).one()
-        score = None if attempt.max_distance is None else round(attempt.max_distance, 4)
-        return SpentSession(session_id=session_id, mode=attempt.mode, face_score=score)
+        """Use a passed session once, for the step it was started for
+        (:func:`ecard.certification.spending.spend_session`)."""
+        return spend_session(session, self.clock, channel_no, session_id, person_id,
+                             purpose=purpose)
 
 
 def landmark_engine(engine: FaceEngine) -> LandmarkFaceEngine:

@@ -139,6 +139,28 @@ def _status_of(session: Session, channel_no: str) -> str:
     return get_channel(session, channel_no).status
 
 
+@channel.command("set-callback")
+@click.argument("channel_no", metavar="NUMBER")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="Remove the callback URL: notifications wait.")
+@pass_ctx
+def set_callback(ctx: Context, channel_no: str, url: str | None, clear: bool) -> None:
+    """Set the http(s) address of the channel's signed notifications (or --clear it);
+    its pending notifications go to the new address, those backing off at once."""
+    from ecard.channels.services import set_callback_url
+
+    if clear == (url is not None):
+        raise click.UsageError("give either a URL or --clear")
+    with _transaction(ctx) as session:
+        changed, due = set_callback_url(session, ctx.platform.clock, ctx.actor, channel_no,
+                                        None if clear else url)
+        click.echo(f"{changed.channel_no}: callback {changed.callback_url or '-'}")
+    if due:
+        click.echo(f"{due} pending notification(s) will be tried at the new address now")
+    elif clear:
+        click.echo("notifications wait (pending, no attempts used) until a URL is set")
+
+
 @channel.command("add-key")
 @click.argument("channel_no", metavar="NUMBER")
 @click.argument("public_key", metavar="FILE", type=key_file)

@@ -10,7 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -162,6 +162,42 @@ def change_status(session: Session, clock: Clock, actor: Actor, channel_no: str,
     AuditLog(session, clock).record(actor, "channel.status_changed", channel_no=channel_no,
                                     details={"from": before, "to": status, "reason": reason})
     return channel
+
+
+def set_callback_url(session: Session, clock: Clock, actor: Actor, channel_no: str,
+                     callback_url: str | None) -> tuple[Channel, int]:
+    """Set (or, with ``None``, clear) where the channel's notifications go; returns the
+    channel and how many of its pending notifications were made due now.
+
+    The worker reads the URL when it claims a notification, so every pending one goes
+    to the new address. Those backing off after failures at the old address are made
+    due at once (their attempts count on; the dead-lettered stay dead until an
+    operator redelivers them). Without a URL the channel's notifications wait, using
+    no attempts, until one is set.
+    """
+    from ecard.notifications.models import Notification  # the outbox, not a dependency
+    if callback_url is not None:
+        _check_callback_url(callback_url)
+    channel = get_channel(session, channel_no, for_update=True)
+    before = channel.callback_url
+    if before == callback_url:
+        return channel, 0
+    now = clock.now()
+    channel.callback_url = callback_url
+    channel.updated_at = now
+    due = 0
+    if callback_url is not None:
+        result = session.execute(
+            update(Notification).where(Notification.channel_no == channel_no,
+                                       Notification.status == "pending",
+                                       Notification.next_attempt_at > now)
+            .values(next_attempt_at=now).execution_options(synchronize_session=False))
+        due = int(getattr(result, "rowcount", 0) or 0)
+    AuditLog(session, clock).record(actor, "channel.callback_url_changed",
+                                    channel_no=channel_no, details={
+                                        "from": before, "to": callback_url,
+                                        "pending_made_due": due})
+    return channel, due
 
 
 def channel_summary(channel: Channel) -> dict[str, Any]:

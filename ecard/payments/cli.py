@@ -45,6 +45,13 @@ def reconcile(ctx: Context, merchant: str, day: date, out: Path | None) -> None:
                f"payments {stmt.payments_fen} fen, "
                f"{len([r for r in stmt.rows if r[0] == 'refund'])} refunds "
                f"{stmt.refunds_fen} fen, net {stmt.net_fen} fen")
+    fund = stmt.payment_parts_fen["fund_fen"] - stmt.refund_parts_fen["fund_fen"]
+    if any(stmt.payment_parts_fen.values()) or any(stmt.refund_parts_fen.values()):
+        personal = (stmt.payment_parts_fen["personal_account_fen"]
+                    - stmt.refund_parts_fen["personal_account_fen"])
+        cash = stmt.payment_parts_fen["cash_fen"] - stmt.refund_parts_fen["cash_fen"]
+        summary += (f" (medical net: fund {fund} fen, personal account {personal} fen, "
+                    f"cash {cash} fen)")
     if not stmt.balanced:
         raise click.ClickException(
             f"statement does not match the ledger: {summary}; ledger payments "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ecard.errors import EcardError
 
@@ -90,6 +90,7 @@ class PaymentView:
     captured_at: datetime | None
     confirm_before: datetime | None
     failure_code: str | None
+    medical: dict[str, Any] | None = None  # a medical bill's split (medical.view)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class RefundView:
     amount_fen: int
     created_at: datetime
     payment: PaymentView
+    medical: dict[str, int] | None = None  # a medical bill's refund by part
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Python check before a write: balances by ``CHECK (balance_fen >= 0)`` (except th
 external bank clearing account, whose balance is the mirror of the money brought in),
 one capture per code by the unique key ``(device_id, step)``, one payment per order
 by ``(merchant_no, order_id)``, one posting per business event by ``(kind, ref)``,
-refunds by ``CHECK (refunded_fen <= amount_fen)``.
+refunds by ``CHECK (refunded_fen <= amount_fen)``, a medical bill's parts by the
+CHECKs of ``medical_settlements``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -155,6 +158,10 @@ class Refund(Base):
     refund_id: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # a medical bill's refund by part (payments.medical); null for other payments
+    fund_fen: Mapped[int | None] = mapped_column(BigInteger)
+    personal_account_fen: Mapped[int | None] = mapped_column(BigInteger)
+    cash_fen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MerchantOrder(Base):
@@ -175,3 +182,49 @@ class MerchantOrder(Base):
     payment_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MedicalSettlement(Base):
+    """The split of a medical bill paid through the platform (one per payment): what
+    the hospital sent, the policy applied, the parts, and how much of each part was
+    refunded. The CHECKs hold the sums: fund + personal account + cash = total, and no
+    part refunded beyond what it paid."""
+
+    __tablename__ = "medical_settlements"
+    __table_args__ = (
+        CheckConstraint("fund_fen + personal_account_fen + cash_fen = total_fen",
+                        name="parts_sum_to_total"),
+        CheckConstraint("fund_fen >= 0 AND personal_account_fen >= 0 AND cash_fen >= 0",
+                        name="parts_not_negative"),
+        CheckConstraint("fund_refunded_fen >= 0 AND fund_refunded_fen <= fund_fen",
+                        name="fund_refund_bounded"),
+        CheckConstraint("personal_account_refunded_fen >= 0 AND "
+                        "personal_account_refunded_fen <= personal_account_fen",
+                        name="personal_account_refund_bounded"),
+        CheckConstraint("cash_refunded_fen >= 0 AND cash_refunded_fen <= cash_fen",
+                        name="cash_refund_bounded"),
+        # the year-to-date deductible and fund use of one insured person
+        Index("ix_medical_settlements_year", "person_id", "insured_region", "policy_year"),
+    )
+
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    insured_region: Mapped[str] = mapped_column(String(6))
+    policy_year: Mapped[int] = mapped_column(Integer)  # calendar year, China Standard Time
+    scene: Mapped[str] = mapped_column(String(2))
+    filed: Mapped[bool] = mapped_column(Boolean)
+    self_funded_fen: Mapped[int] = mapped_column(BigInteger)
+    class_b_self_fen: Mapped[int] = mapped_column(BigInteger)
+    personal_account_balance_fen: Mapped[int] = mapped_column(BigInteger)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    eligible_fen: Mapped[int] = mapped_column(BigInteger)
+    deductible_paid_fen: Mapped[int] = mapped_column(BigInteger)
+    ratio_bp: Mapped[int] = mapped_column(Integer)
+    fund_fen: Mapped[int] = mapped_column(BigInteger)
+    personal_account_fen: Mapped[int] = mapped_column(BigInteger)
+    cash_fen: Mapped[int] = mapped_column(BigInteger)
+    fund_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    personal_account_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    cash_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+

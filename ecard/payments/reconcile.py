@@ -5,6 +5,10 @@ business day. Rows: every payment captured that day (+) and every refund made th
 day (-), from the payments and refunds tables. The totals must equal what the
 ledger moved on the merchant's settlement account over the same interval, by
 posting kind; a difference is reported, never hidden.
+
+A medical bill's rows also carry its parts (``fund_fen``, ``personal_account_fen``,
+``cash_fen``; empty for other payments), and the totals rows their sums: what the
+insurance funds owe the merchant and what the holders paid.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ecard.clock import utc
-from ecard.payments.models import Account, Entry, Payment, Posting, Refund
+from ecard.payments.models import Account, Entry, MedicalSettlement, Payment, Posting, Refund
 
 CST = timezone(timedelta(hours=8), "CST")
-HEADER = ["type", "at", "payment_id", "order_id", "refund_id", "amount_fen", "scene", "kind"]
+HEADER = ["type", "at", "payment_id", "order_id", "refund_id", "amount_fen", "scene", "kind",
+          "fund_fen", "personal_account_fen", "cash_fen"]
+PARTS = ("fund_fen", "personal_account_fen", "cash_fen")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class Statement:
     refunds_fen: int
     ledger_payments_fen: int
     ledger_refunds_fen: int
+    payment_parts_fen: dict[str, int]  # medical bills: fund, personal account, cash
+    refund_parts_fen: dict[str, int]
 
     @property
     def net_fen(self) -> int:
@@ -57,19 +65,26 @@ def statement(session: Session, merchant_no: str, day: date) -> Statement:
     start, end = day_bounds(day)
     rows: list[list[str]] = []
     paid = refunded = 0
-    for p in session.scalars(select(Payment).where(
+    paid_parts = dict.fromkeys(PARTS, 0)
+    refunded_parts = dict.fromkeys(PARTS, 0)
+    for p, m in session.execute(select(Payment, MedicalSettlement).outerjoin(
+            MedicalSettlement, MedicalSettlement.payment_id == Payment.id).where(
             Payment.merchant_no == merchant_no, Payment.captured_at >= start,
-            Payment.captured_at < end).order_by(Payment.captured_at, Payment.id)):
+            Payment.captured_at < end).order_by(Payment.captured_at, Payment.id)).all():
         assert p.captured_at is not None
+        bill = None if m is None else (m.fund_fen, m.personal_account_fen, m.cash_fen)
         rows.append(["payment", utc(p.captured_at).isoformat(), p.id, p.order_id, "",
-                     str(p.amount_fen), p.scene, p.kind])
+                     str(p.amount_fen), p.scene, p.kind, *_cells(bill, paid_parts)])
         paid += p.amount_fen
     for r, p in session.execute(select(Refund, Payment).join(
             Payment, Payment.id == Refund.payment_id).where(
             Payment.merchant_no == merchant_no, Refund.created_at >= start,
             Refund.created_at < end).order_by(Refund.created_at, Refund.id)).all():
+        back = None if r.fund_fen is None else (
+            r.fund_fen, r.personal_account_fen or 0, r.cash_fen or 0)
         rows.append(["refund", utc(r.created_at).isoformat(), p.id, p.order_id, r.refund_id,
-                     str(-r.amount_fen), p.scene, p.kind])
+                     str(-r.amount_fen), p.scene, p.kind,
+                     *_cells(back, refunded_parts, sign=-1)])
         refunded += r.amount_fen
     ledger = dict(session.execute(
         select(Posting.kind, func.coalesce(func.sum(Entry.amount_fen), 0))
@@ -81,13 +96,29 @@ def statement(session: Session, merchant_no: str, day: date) -> Statement:
     return Statement(merchant_no=merchant_no, day=day, rows=rows, payments_fen=paid,
                      refunds_fen=refunded,
                      ledger_payments_fen=int(ledger.get("payment", 0)),
-                     ledger_refunds_fen=-int(ledger.get("refund", 0)))
+                     ledger_refunds_fen=-int(ledger.get("refund", 0)),
+                     payment_parts_fen=paid_parts, refund_parts_fen=refunded_parts)
+
+
+def _cells(parts: tuple[int, int, int] | None, totals: dict[str, int], *,
+           sign: int = 1) -> list[str]:
+    """A row's part cells (empty for a payment that is not a medical bill), added to
+    ``totals``."""
+    if parts is None:
+        return ["", "", ""]
+    for name, value in zip(PARTS, parts, strict=True):
+        totals[name] += value
+    return [str(sign * value) for value in parts]
 
 
 def write_csv(stmt: Statement, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     writer.writerows(stmt.rows)
-    writer.writerow(["total_payments", "", "", "", "", str(stmt.payments_fen), "", ""])
-    writer.writerow(["total_refunds", "", "", "", "", str(-stmt.refunds_fen), "", ""])
-    writer.writerow(["net", "", "", "", "", str(stmt.net_fen), "", ""])
+    paid, back = stmt.payment_parts_fen, stmt.refund_parts_fen
+    writer.writerow(["total_payments", "", "", "", "", str(stmt.payments_fen), "", "",
+                     *(str(paid[k]) for k in PARTS)])
+    writer.writerow(["total_refunds", "", "", "", "", str(-stmt.refunds_fen), "", "",
+                     *(str(-back[k]) for k in PARTS)])
+    writer.writerow(["net", "", "", "", "", str(stmt.net_fen), "", "",
+                     *(str(paid[k] - back[k]) for k in PARTS)])

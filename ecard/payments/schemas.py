@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from ecard.payments.interfaces import SCENES
+from ecard.payments.medical import MedicalBill
 
 _ORDER_ID = validate.Regexp(r"^[0-9A-Za-z_\-.:]{1,64}$",
                             error="1 to 64 letters, digits or _-.: characters")
@@ -55,6 +58,51 @@ class EnrolmentResponse(Schema):
     code_format = fields.Nested(CodeFormat)
 
 
+_FEN = validate.Range(min=0, max=10**12)
+
+
+class MedicalBillRequest(Schema):
+    insured_region = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9]{6}$", error="6 digits"),
+        metadata={"description": "Where the patient is insured (参保地): its policy applies.",
+                  "example": "440300"})
+    self_funded_fen = fields.Integer(load_default=0, strict=True, validate=_FEN, metadata={
+        "description": "Items outside the insurance catalogue (全自费), as the HIS summed them."})
+    class_b_self_fen = fields.Integer(load_default=0, strict=True, validate=_FEN, metadata={
+        "description": "The patient's first share of class-B items (乙类先行自付)."})
+    filed = fields.Boolean(load_default=True, metadata={
+        "description": "Scene 04: treatment elsewhere was filed (已备案); unfiled lowers "
+                       "the fund's ratio."})
+    personal_account_balance_fen = fields.Integer(
+        load_default=0, strict=True, validate=_FEN, metadata={
+            "description": "The personal account (个人账户) balance the insurer reported."})
+
+    @post_load
+    def to_bill(self, data: dict[str, Any], **_kw: Any) -> MedicalBill:
+        return MedicalBill(**data)
+
+
+class MedicalSplitResponse(Schema):
+    insured_region = fields.String()
+    scene = fields.String()
+    filed = fields.Boolean()
+    policy_year = fields.Integer()
+    total_fen = fields.Integer()
+    self_funded_fen = fields.Integer()
+    class_b_self_fen = fields.Integer()
+    eligible_fen = fields.Integer()
+    deductible_paid_fen = fields.Integer()
+    ratio_bp = fields.Integer()
+    fund_fen = fields.Integer(metadata={"description": "Paid by the insurance fund (统筹)."})
+    personal_account_fen = fields.Integer(metadata={"description": "个人账户"})
+    cash_fen = fields.Integer(metadata={"description": "现金/自付"})
+    holder_fen = fields.Integer(metadata={
+        "description": "What the holder's account paid: personal account + cash."})
+    fund_refunded_fen = fields.Integer()
+    personal_account_refunded_fen = fields.Integer()
+    cash_refunded_fen = fields.Integer()
+
+
 class RedeemRequest(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64),
                          metadata={"description": "The 18-digit payment code scanned."})
@@ -63,6 +111,9 @@ class RedeemRequest(Schema):
     order_id = fields.String(required=True, validate=_ORDER_ID)
     scene = fields.String(load_default="02", validate=validate.OneOf(SCENES),
                           metadata=_SCENE_DOC)
+    medical = fields.Nested(MedicalBillRequest, load_default=None, metadata={
+        "description": "Medical channels only: settle the bill with the insurance fund "
+                       "(scene 02 or 04); the holder pays the patient's share."})
 
 
 class PaymentResponse(Schema):
@@ -82,6 +133,7 @@ class PaymentResponse(Schema):
     captured_at = fields.DateTime(allow_none=True)
     confirm_before = fields.DateTime(allow_none=True)
     failure_code = fields.String(allow_none=True)
+    medical = fields.Nested(MedicalSplitResponse, allow_none=True)
 
 
 class PaymentListResponse(Schema):
@@ -97,12 +149,20 @@ class RefundRequest(Schema):
     refund_id = fields.String(required=True, validate=_ORDER_ID)
 
 
+class RefundPartsResponse(Schema):
+    fund_fen = fields.Integer()
+    personal_account_fen = fields.Integer()
+    cash_fen = fields.Integer()
+
+
 class RefundResponse(Schema):
     refund_id = fields.String()
     payment_id = fields.String()
     amount_fen = fields.Integer()
     created_at = fields.DateTime()
     payment = fields.Nested(PaymentResponse)
+    medical = fields.Nested(RefundPartsResponse, allow_none=True, metadata={
+        "description": "A medical bill's refund by part (fund, personal account, cash)."})
 
 
 class OrderRequest(Schema):

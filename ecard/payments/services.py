@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from ecard.cards.pin import PinService
 from ecard.channels.interfaces import AuthenticatedChannel
 from ecard.clock import Clock, FrozenClock, utc
 from ecard.notifications.services import enqueue_notification
-from ecard.payments import ledger
+from ecard.payments import ledger, medical
 from ecard.payments.codes import (
     MAC_DIGITS,
     PREFIX,
@@ -65,6 +66,7 @@ class RedeemRequest:
     currency: str
     order_id: str
     scene: str
+    medical: medical.MedicalBill | None = None
 
 
 def new_payment_id() -> str:
@@ -93,7 +95,8 @@ def payment_view(session: Session, payment: Payment) -> PaymentView:
         kind=payment.kind, status=payment.status, refunded_fen=payment.refunded_fen,
         sign_no=sign_no, device_slot=payment.device_slot, created_at=utc(payment.created_at),
         captured_at=utc(payment.captured_at) if payment.captured_at else None,
-        confirm_before=confirm_before, failure_code=payment.failure_code)
+        confirm_before=confirm_before, failure_code=payment.failure_code,
+        medical=medical.view(medical.settlement_of(session, payment.id)))
 
 
 def load_payment(session: Session, payment_id: str, *, for_update: bool = False) -> Payment | None:
@@ -105,19 +108,26 @@ def load_payment(session: Session, payment_id: str, *, for_update: bool = False)
 
 
 def capture(session: Session, payment: Payment, now: datetime) -> None:
-    """Post the payment: holder account → merchant settlement account."""
+    """Post the payment: holder account → merchant settlement account; a medical
+    bill's fund share comes from the region's insurance-fund clearing account."""
     holder = ledger.account_id(session, "holder", str(payment.person_id), now)
     merchant = ledger.account_id(session, "merchant", payment.merchant_no, now)
-    ledger.post(session, "payment", payment.id,
-                [ledger.Leg(holder, -payment.amount_fen),
-                 ledger.Leg(merchant, payment.amount_fen)], now)
+    settlement = medical.settlement_of(session, payment.id)
+    legs = (medical.capture_legs(session, settlement, holder, merchant, now)
+            if settlement is not None else [ledger.Leg(holder, -payment.amount_fen),
+                                            ledger.Leg(merchant, payment.amount_fen)])
+    ledger.post(session, "payment", payment.id, legs, now)
     notify_holder_channel(session, payment, "payment_captured", now)
 
 
 def notify_holder_channel(session: Session, payment: Payment, event: str, now: datetime,
                           **extra: Any) -> None:
-    """Tell the channel whose e-card paid (its user's bill); no personal data."""
+    """Tell the channel whose e-card paid (its user's bill, with a medical bill's
+    split); no personal data."""
     ecard = session.get_one(ECard, payment.ecard_id)
+    split = medical.view(medical.settlement_of(session, payment.id))
+    if split is not None:
+        extra = {"medical": split, **extra}
     enqueue_notification(session, FrozenClock(now), ecard.channel_no, ecard.sign_no, event, {
         "sign_no": ecard.sign_no, "openid": ecard.openid, "payment_id": payment.id,
         "merchant_no": payment.merchant_no, "order_id": payment.order_id,
@@ -137,17 +147,23 @@ def audit_payment(session: Session, clock: Clock, actor: Actor, action: str, pay
 
 class PaymentService:
     def __init__(self, *, protector: DataProtector, clock: Clock, pins: PinService,
-                 no_pin_limit_fen: int) -> None:
+                 no_pin_limit_fen: int,
+                 medical_policies: Mapping[str, medical.PolicyTerms] | None = None) -> None:
         self.protector = protector
         self.clock = clock
         self.pins = pins
         self.no_pin_limit_fen = no_pin_limit_fen
+        self.medical_policies = dict(medical_policies or {})
 
     # -- consumer-presented (付款码) ------------------------------------------
     def redeem(self, session: Session, caller: AuthenticatedChannel,
                req: RedeemRequest) -> tuple[PaymentView, bool]:
-        """Verify the code and take the payment; ``(view, created)``."""
+        """Verify the code and take the payment; ``(view, created)``. A medical bill
+        is split first: the holder pays (and confirms above the limit) only the
+        patient's share."""
         merchant_no = require_merchant(caller)
+        if req.medical is not None and caller.type != medical.MEDICAL_TYPE:
+            raise PaymentError("MEDICAL_CHANNEL_REQUIRED", details={"channel_type": caller.type})
         check_currency(req.currency)
         existing = self._same_order(session, merchant_no, req)
         if existing is not None:
@@ -162,7 +178,11 @@ class PaymentService:
             raise PaymentError("ECARD_LEVEL_INSUFFICIENT")
         if dev.last_step is not None and step <= dev.last_step:
             raise PaymentError("PAYMENT_CODE_USED")
-        pending = req.amount_fen > self.no_pin_limit_fen
+        split = None if req.medical is None else medical.compute(
+            session, self.medical_policies, person_id=ecard.person_id, bill=req.medical,
+            scene=req.scene, amount_fen=req.amount_fen, now=now)
+        holder_fen = req.amount_fen if split is None else medical.holder_share(split)
+        pending = holder_fen > self.no_pin_limit_fen
         payment_id = new_payment_id()
         inserted = ledger.insert_ignore(session, Payment, {
             "id": payment_id, "merchant_no": merchant_no, "order_id": req.order_id,
@@ -185,6 +205,8 @@ class PaymentService:
             .values(last_step=step).execution_options(synchronize_session=False))
         if getattr(advanced, "rowcount", 0) != 1:
             raise PaymentError("PAYMENT_CODE_USED")
+        if req.medical is not None and split is not None:
+            medical.store(session, payment_id, ecard.person_id, req.medical, split, now)
         payment = session.get_one(Payment, payment_id)
         if not pending:
             capture(session, payment, now)
@@ -201,7 +223,9 @@ class PaymentService:
             .execution_options(populate_existing=True)).one_or_none()
         if payment is None:
             return None
-        if payment.amount_fen != req.amount_fen or payment.currency != req.currency:
+        if (payment.amount_fen != req.amount_fen or payment.currency != req.currency
+                or not medical.same_bill(medical.settlement_of(session, payment.id),
+                                         req.medical)):
             raise PaymentError("ORDER_ID_CONFLICT", details={"payment_id": payment.id})
         return payment_view(session, payment)
 
@@ -319,18 +343,27 @@ class PaymentService:
             assert current is not None
             raise PaymentError("REFUND_EXCEEDS_CAPTURED", details={
                 "refundable_fen": current.amount_fen - current.refunded_fen})
-        if not ledger.insert_ignore(session, Refund, {
-                "payment_id": payment_id, "refund_id": refund_id, "amount_fen": amount_fen,
-                "created_at": now}):
-            raise PaymentError("ORDER_IN_PROGRESS")
         holder = ledger.account_id(session, "holder", str(payment.person_id), now)
         merchant = ledger.account_id(session, "merchant", merchant_no, now)
-        ledger.post(session, "refund", f"{payment_id}:{refund_id}",
-                    [ledger.Leg(merchant, -amount_fen), ledger.Leg(holder, amount_fen)], now)
-        payment = load_payment(session, payment_id)
+        payment = load_payment(session, payment_id)  # after the bump: its row is locked
         assert payment is not None
+        settlement = medical.settlement_of(session, payment_id)
+        extra: dict[str, Any] = {}
+        parts = None
+        if settlement is None:
+            legs = [ledger.Leg(merchant, -amount_fen), ledger.Leg(holder, amount_fen)]
+        else:
+            parts = medical.refund(session, settlement, payment.refunded_fen - amount_fen,
+                                   payment.refunded_fen)
+            legs = medical.refund_legs(session, settlement, parts, holder, merchant, now)
+            extra["medical_refund"] = medical.parts_dict(parts)
+        if not ledger.insert_ignore(session, Refund, {
+                "payment_id": payment_id, "refund_id": refund_id, "amount_fen": amount_fen,
+                "created_at": now, **medical.refund_columns(parts)}):
+            raise PaymentError("ORDER_IN_PROGRESS")
+        ledger.post(session, "refund", f"{payment_id}:{refund_id}", legs, now)
         notify_holder_channel(session, payment, "payment_refunded", now, refund_id=refund_id,
-                              refund_fen=amount_fen)
+                              refund_fen=amount_fen, **extra)
         audit_payment(session, self.clock, Actor("channel", merchant_no), "payment.refunded",
                       payment, refund_id=refund_id, refund_fen=amount_fen)
         view = self._same_refund(session, payment_id, refund_id, amount_fen)
@@ -348,4 +381,5 @@ class PaymentService:
         payment = load_payment(session, payment_id)
         assert payment is not None
         return RefundView(refund_id=refund_id, payment_id=payment_id, amount_fen=amount_fen,
-                          created_at=utc(row.created_at), payment=payment_view(session, payment))
+                          created_at=utc(row.created_at), payment=payment_view(session, payment),
+                          medical=medical.refund_view(row))

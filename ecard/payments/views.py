@@ -23,6 +23,7 @@ from ecard.cards.views import CHANNEL_JWT, card_service
 from ecard.channels.flask_auth import current_channel, require_channel
 from ecard.http.idempotency import idempotent
 from ecard.payments.interfaces import DemoBank
+from ecard.payments.medical import parse_policies
 from ecard.payments.orders import OrderService
 from ecard.payments.schemas import (
     ConfirmRequest,
@@ -57,9 +58,11 @@ def payment_service(platform: Platform) -> PaymentService:
     svc: PaymentService | None = platform.extras.get(_SERVICE)
     pins = card_service(platform).pins
     limit = int(platform.config["PAYMENT_NO_PIN_LIMIT_FEN"])
-    if svc is None or svc.pins is not pins or svc.no_pin_limit_fen != limit:
+    policies = parse_policies(platform.config.get("MEDICAL_POLICIES"))
+    if (svc is None or svc.pins is not pins or svc.no_pin_limit_fen != limit
+            or svc.medical_policies != policies):
         svc = PaymentService(protector=platform.protector, clock=platform.clock, pins=pins,
-                             no_pin_limit_fen=limit)
+                             no_pin_limit_fen=limit, medical_policies=policies)
         platform.extras[_SERVICE] = svc
     return svc
 
@@ -84,11 +87,13 @@ def _channel_no() -> str:
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(RedeemRequest)
 @bp.response(201, PaymentResponse, description="Captured, or pending_pin above the "
-                                               "no-PIN limit.")
+                                               "no-PIN limit (for a medical bill: when "
+                                               "the holder's share is above it).")
 @bp.alt_response(200, schema=PaymentResponse,
                  description="The order id was paid before: the same payment.")
 def redeem(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Take a payment with a scanned payment code (付款码)."""
+    """Take a payment with a scanned payment code (付款码); a medical channel may send
+    a ``medical`` block to settle the bill with the insurance fund."""
     platform = current_platform()
     with platform.db.transaction() as session:
         view, created = payment_service(platform).redeem(session, current_channel(),

@@ -4,7 +4,8 @@
 sample channel in the sample folder (``instance/sample/`` by default, git-ignored) and
 registers the channel through the backend's own command line (``ecard channel add``,
 then ``set-status testing`` and ``online``). Run again, it changes nothing; a key file
-that was deleted is made again and added as a new key.
+that was deleted is made again and added as a new key, and another ``--callback-url``
+(a changed ``ECARD_SAMPLE_PORT``) is set with ``ecard channel set-callback``.
 
 - 3000000001, the sample app (type ``social``): its users claim e-cards, show codes,
   pay and certify; the platform POSTs its callbacks to ``--callback-url``.
@@ -98,10 +99,22 @@ def register(channel: SampleChannel, folder: Path, callback_url: str | None) -> 
         _check(ecard("channel", "add-key", channel.channel_no, str(public), "--kid", kid))
         (folder / f"{channel.channel_no}.kid").write_text(kid + "\n")
         line += f", new key {kid}"
-    if channel.receives_callbacks and callback_url and callback_url not in shown.stdout:
-        line += (f"; WARNING its callback URL is not {callback_url} (the CLI cannot change "
-                 "it: run `make clean` for a fresh instance)")
+    current = shown_callback(shown.stdout)
+    if channel.receives_callbacks and callback_url and current != callback_url:
+        # e.g. ECARD_SAMPLE_PORT changed: its pending callbacks follow to the new URL
+        _check(ecard("channel", "set-callback", channel.channel_no, callback_url))
+        line += f", callback URL {current or '-'} -> {callback_url}"
     return line
+
+
+def shown_callback(shown: str) -> str | None:
+    """The callback URL in ``ecard channel show`` output (None when it has none)."""
+    for row in shown.splitlines():
+        label, _, value = row.partition(" ")
+        if label == "callback":
+            value = value.strip()
+            return None if value == "-" else value
+    return None
 
 
 def main() -> int:

@@ -230,20 +230,28 @@ class Payments(_Resource):
                           idempotency_key)
 
     def create(self, *, code: str, amount_fen: int, order_id: str, scene: str = "02",
-               currency: str = "CNY", idempotency_key: str | None = None,
+               currency: str = "CNY", medical: dict[str, Any] | None = None,
+               idempotency_key: str | None = None,
                options: RequestOptions | None = None) -> EcardObject:
         """A merchant (acquirer channel) redeems a scanned payment code. Amounts up to
         the no-PIN limit are ``captured`` at once; above it the payment is
         ``pending_pin`` until the holder confirms. Idempotent on ``order_id``.
+
+        A hospital (a ``medical`` channel) settles a bill with the insurance fund by
+        sending ``medical={"insured_region", "self_funded_fen", "class_b_self_fen",
+        "filed", "personal_account_balance_fen"}``; the answer's ``.medical`` holds the
+        split and the holder pays only the patient's share.
 
         >>> paid = client.payments.create(code="81…", amount_fen=1250,
         ...                               order_id="HIS-20260101-0001")   # doctest: +SKIP
         >>> paid.status                                                  # doctest: +SKIP
         'captured'
         """
-        return self._post("/payments", {"code": code, "amount_fen": amount_fen,
-                                        "order_id": order_id, "scene": scene,
-                                        "currency": currency}, options, idempotency_key)
+        body: dict[str, Any] = {"code": code, "amount_fen": amount_fen, "order_id": order_id,
+                                "scene": scene, "currency": currency}
+        if medical is not None:
+            body["medical"] = dict(medical)
+        return self._post("/payments", body, options, idempotency_key)
 
     def retrieve(self, payment_id: str, *, options: RequestOptions | None = None) -> EcardObject:
         """One payment (the merchant's, or one of the holder's in their channel).

@@ -31,13 +31,13 @@ pytestmark = pytest.mark.e2e
 Launch = Callable[..., Server]
 
 
-def bank(servers: Launch, jwks_file: Path, *extra: str) -> Server:
-    return servers("bank_server.py", "--bank-code", "ICBC", "--jwks", str(jwks_file), *extra)
+def bank(servers: Launch, jwks_file: Path, *extra: str, code: str = "ICBC") -> Server:
+    return servers("bank_server.py", "--bank-code", code, "--jwks", str(jwks_file), *extra)
 
 
-def client(server: Server, platform: Platform, **kw: Any) -> BankClient:
+def client(server: Server, platform: Platform, code: str = "ICBC", **kw: Any) -> BankClient:
     sleeps: list[float] = []
-    c = BankClient(server.url, "ICBC", platform.keyring, sleep=sleeps.append, **kw)
+    c = BankClient(server.url, code, platform.keyring, sleep=sleeps.append, **kw)
     c.sleeps = sleeps  # type: ignore[attr-defined]
     return c
 
@@ -187,7 +187,57 @@ def test_the_bank_gateway_is_chosen_by_configuration(test_config: dict[str, Any]
     app = create_app({**test_config, "BANK_SMS_URL": "http://127.0.0.1:9/bank",
                       "BANK_SMS_CODE": "ICBC"}, clock=clock)
     gateway = app.extensions["ecard"].extras[SMS_EXTRA]
-    assert isinstance(gateway, BankSmsGateway) and gateway.client.bank_code == "ICBC"
+    assert isinstance(gateway, BankSmsGateway) and list(gateway.clients) == ["ICBC"]
     app.extensions["ecard"].db.dispose()
     with pytest.raises(RuntimeError, match="ECARD_BANK_SMS_CODE"):
         create_app({**test_config, "BANK_SMS_URL": "http://127.0.0.1:9/bank"}, clock=clock)
+    # the mapping, with the single-bank pair of earlier versions as one more entry
+    app = create_app({**test_config, "BANK_SMS_URLS": "CCB=http://127.0.0.1:9/ccb, "
+                      "ABC=https://sms.abc.example", "BANK_SMS_URL": "http://127.0.0.1:9/bank",
+                      "BANK_SMS_CODE": "ICBC"}, clock=clock)
+    gateway = app.extensions["ecard"].extras[SMS_EXTRA]
+    assert {code: c.base_url for code, c in gateway.clients.items()} == {
+        "ABC": "https://sms.abc.example", "CCB": "http://127.0.0.1:9/ccb",
+        "ICBC": "http://127.0.0.1:9/bank"}
+    app.extensions["ecard"].db.dispose()
+    for bad, match in (({"BANK_SMS_URLS": "ICBC"}, "BANK_CODE=https"),
+                       ({"BANK_SMS_URLS": "ICBC=ftp://x"}, "BANK_CODE=https"),
+                       ({"BANK_SMS_URLS": "ICBC=http://a,ICBC=http://b"}, "twice"),
+                       ({"BANK_SMS_URLS": "ICBC=http://a", "BANK_SMS_URL": "http://b",
+                         "BANK_SMS_CODE": "ICBC"}, "two SMS endpoints")):
+        with pytest.raises(RuntimeError, match=match):
+            create_app({**test_config, **bad}, clock=clock)
+
+
+def test_each_card_gets_its_code_from_its_own_bank(app: Flask, platform: Platform,
+                                                   servers: Launch, jwks_file: Path,
+                                                   clock: FrozenClock) -> None:
+    """The reference bank runs twice, as ICBC and as CCB; a card of a third bank, or
+    of none, is refused with nothing kept (never sent through another bank)."""
+    from ecard.payments.models import SmsChallenge
+    from tests.cards.helpers import make_channel
+    icbc, ccb = bank(servers, jwks_file), bank(servers, jwks_file, code="CCB")
+    identity = make_channel(platform, HOLDER_CH, type="bank")
+    platform.extras[SMS_EXTRA] = BankSmsGateway(client(icbc, platform),
+                                                client(ccb, platform, code="CCB"))
+    holder = SignedClient(app.test_client(), identity, now=lambda: clock.now().timestamp())
+    cards = {code: issue_level1(platform, HOLDER_CH, seq=n, bank_code=code)
+             for n, code in enumerate(("ICBC", "CCB", "ABC", None), start=1)}
+    for code in ("CCB", "ICBC"):
+        res = holder.post(f"/api/v1/cards/{cards[code].sign_no}/payment/sms")
+        assert res.status_code == 200, res.get_json()
+    assert len(icbc.received()["sms"]) == 1 and len(ccb.received()["sms"]) == 1
+    for code in ("ABC", None):
+        res = holder.post(f"/api/v1/cards/{cards[code].sign_no}/payment/sms")
+        assert (res.status_code, res.get_json()["code"]) == (409, "BANK_NOT_CONNECTED")
+        assert res.get_json()["details"]["bank_code"] == code
+    with platform.db.session() as session:
+        kept = {row.ecard_id for row in session.query(SmsChallenge)}
+    assert kept == {cards["ICBC"].ecard_id, cards["CCB"].ecard_id}
+    assert len(icbc.received()["sms"]) == 1 and len(ccb.received()["sms"]) == 1
+    # the CCB holder finishes level 2 with the code CCB sent
+    (sms,) = ccb.received()["sms"]
+    code = sms["message"].split("验证码")[1][:6]
+    res = holder.post(f"/api/v1/cards/{cards['CCB'].sign_no}/payment/enable",
+                      json={"sms_code": code, "device_id": "phone-ccb"})
+    assert res.status_code == 201, res.get_json()

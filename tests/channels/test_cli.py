@@ -110,3 +110,32 @@ def test_keys(run: Run, key_file: Callable[[str], Path], tmp_path: Path) -> None
     garbage.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     bad = run("add-key", "1000000001", str(garbage))
     assert bad.exit_code == 1 and "CHANNEL_KEY_INVALID" in bad.output
+
+
+def test_set_callback(run: Run, key_file: Callable[[str], Path], database_url: str) -> None:
+    assert run("add", "--number", "1000000001", "--name", "银行", "--type", "bank",
+               "--public-key", str(key_file("pem"))).exit_code == 0
+    done = run("set-callback", "1000000001", "https://bank.example/ecard/cb")
+    assert done.exit_code == 0, done.output
+    assert "callback  https://bank.example/ecard/cb" in run("show", "1000000001").output
+    for bad in ("ftp://bank.example/cb", "https://", "bank.example/cb",
+                "https://x.example/" + "a" * 600):
+        refused = run("set-callback", "1000000001", bad)
+        assert refused.exit_code == 1 and "CHANNEL_CALLBACK_URL_INVALID" in refused.output
+    assert "https://bank.example/ecard/cb" in run("show", "1000000001").output
+    assert run("set-callback", "1000000001").exit_code == 2  # a URL or --clear
+    assert run("set-callback", "1000000001", "https://a.example", "--clear").exit_code == 2
+    missing = run("set-callback", "1999999999", "https://a.example/cb")
+    assert missing.exit_code == 1 and "CHANNEL_NOT_FOUND" in missing.output
+    cleared = run("set-callback", "1000000001", "--clear")
+    assert cleared.exit_code == 0 and "callback -" in cleared.output
+    assert "notifications wait" in cleared.output
+    assert "callback  -" in run("show", "1000000001").output
+    database = Database(database_url)
+    with database.sessionmaker() as session:
+        changes = [(e.actor_id, e.details["from"], e.details["to"]) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "channel.callback_url_changed")
+            .order_by(AuditEntry.seq))]
+    database.dispose()
+    assert changes == [("alice", None, "https://bank.example/ecard/cb"),
+                       ("alice", "https://bank.example/ecard/cb", None)]

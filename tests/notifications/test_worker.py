@@ -222,3 +222,28 @@ def test_two_workers_never_send_one_attempt_twice(platform: Platform,
         doc = json.loads(s.body)
         by_stream.setdefault((doc["channel_no"], doc["sign_no"]), []).append(int(doc["id"]))
     assert all(ids == sorted(ids) for ids in by_stream.values())
+
+
+def test_a_new_callback_url_takes_the_pending_at_once(platform: Platform,
+                                                      make_worker: MakeWorker) -> None:
+    """``set_callback_url``: what backed off at the old address is tried at the new one
+    now; what was delivered or dead-lettered is left alone."""
+    from ecard.channels.services import set_callback_url as change_url
+    from ecard.notifications.transport import FakeTransport as Fake
+    a, b = enqueue(platform, CH1, "A"), enqueue(platform, CH1, "B")
+    failing = Fake(lambda *x: FAIL)
+    make_worker(failing).drain()
+    assert all(n.next_attempt_at > platform.clock.now() for n in notes(platform).values()
+               if n.channel_no == CH1)
+    with platform.db.transaction() as session:
+        _, due = change_url(session, platform.clock, OPERATOR, CH1,
+                            "http://127.0.0.1:9/moved")
+    assert due == 2
+    moved = Fake()
+    assert make_worker(moved).drain().delivered == 2
+    assert {s.url for s in moved.sent} == {"http://127.0.0.1:9/moved"}
+    assert {notes(platform)[n].attempts for n in (a, b)} == {2}
+    with platform.db.transaction() as session:  # the same URL again changes nothing
+        _, due = change_url(session, platform.clock, OPERATOR, CH1,
+                            "http://127.0.0.1:9/moved")
+    assert due == 0

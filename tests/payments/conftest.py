@@ -45,12 +45,14 @@ class Device:
 
 
 def issue_level1(platform: Platform, channel_no: str, *, seq: int = 1,
-                 bank: bool = True, pin: str = GOOD_PIN) -> Card:
+                 bank: bool = True, pin: str = GOOD_PIN,
+                 bank_code: str | None = "ICBC") -> Card:
     holder = make_holder(platform, id_number=make_id_number("110101", "19550307",
                                                             f"{seq:03d}"),
                          card_no=f"B{seq:08d}",
                          bank_account="6222020200112233445" if bank else None,
-                         reserved_phone="13800138000" if bank else None)
+                         reserved_phone="13800138000" if bank else None,
+                         bank_code=bank_code)
     now = platform.clock.now()
     pins = card_service(platform).pins
     with platform.db.transaction() as session:

@@ -22,9 +22,10 @@ def test_gateway_conformance(gateway: SmsGateway) -> None:
     assert isinstance(gateway, SmsGateway)
     at = datetime(2026, 1, 1, tzinfo=UTC)
     gateway.send("13800138000", "验证码123456", sent_at=at)
-    gateway.send("13900139000", "验证码654321", sent_at=at)
+    gateway.send("13900139000", "验证码654321", sent_at=at, bank_code="CCB")
     messages = gateway.messages()  # type: ignore[attr-defined]
     assert [m.text for m in messages] == ["验证码123456", "验证码654321"]
+    assert [m.bank_code for m in messages] == [None, "CCB"]
     assert messages[0].sent_at == at
     assert messages[0].phone.startswith("138") and messages[0].phone.endswith("8000")
 

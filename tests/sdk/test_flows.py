@@ -12,6 +12,7 @@ from ecard_sdk.errors import ConflictError, InvalidRequestError
 
 from ecard.clock import FrozenClock
 from ecard.payments.sms import CapturingSmsGateway
+from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN
 from tests.payments.conftest import Card, last_code
 from tests.sdk.conftest import HOLDER_CH, MERCHANT
@@ -26,6 +27,18 @@ def enrol(holder: EcardClient, sms: CapturingSmsGateway, card: Card,
     assert enrolment.level == 2 and enrolment.device_secret
     return PaymentCodeGenerator.from_enrolment(enrolment,
                                                clock=lambda: clock.now().timestamp())
+
+
+def test_medical_bill(holder: EcardClient, merchant: EcardClient, sms: CapturingSmsGateway,
+                      card: Card, clock: FrozenClock, platform: Platform) -> None:
+    platform.config["MEDICAL_POLICIES"] = "11=8500:10000:30000"
+    device = enrol(holder, sms, card, clock)
+    paid = merchant.payments.create(code=device.now(), amount_fen=30000, order_id="HIS-M1",
+                                    medical={"insured_region": "110101",
+                                             "self_funded_fen": 2000, "class_b_self_fen": 1000})
+    assert (paid.medical.fund_fen, paid.medical.cash_fen) == (14450, 15550)
+    refund = merchant.refunds.create(paid.payment_id, amount_fen=30000, refund_id="R-M1")
+    assert refund.medical.fund_fen == 14450 and refund.payment.medical.cash_refunded_fen == 15550
 
 
 def test_payment_code_flow(holder: EcardClient, merchant: EcardClient,

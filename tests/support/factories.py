@@ -40,7 +40,8 @@ def make_holder(platform: Platform, *, id_number: str | None = None, name: str =
                 card_no: str = "A12345678", region: str = "110101",
                 photo: Path | None = None, status: str = "active",
                 bank_account: str | None = "6222020200112233445",
-                reserved_phone: str | None = "13800138000") -> Holder:
+                reserved_phone: str | None = "13800138000",
+                bank_code: str | None = "ICBC") -> Holder:
     id_number = id_number or make_id_number(region)
     p = platform.protector
     now = platform.clock.now()
@@ -56,7 +57,7 @@ def make_holder(platform: Platform, *, id_number: str | None = None, name: str =
         session.flush()
         card = PhysicalCard(
             card_no=card_no, person_id=person.id, region=region, generation=3,
-            bank_code="ICBC",
+            bank_code=bank_code,
             bank_account_enc=p.encrypt_str(bank_account, "card.bank_account")
             if bank_account else None,
             reserved_phone_enc=p.encrypt_str(reserved_phone, "card.reserved_phone")

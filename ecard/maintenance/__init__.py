@@ -1,0 +1,1 @@
+"""Housekeeping: deleting rows that only mattered for a while (``ecard maintenance``)."""
