@@ -40,3 +40,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from ecard.tokens.views import identity_bp
 
     api.register_blueprint(identity_bp)
+
+    from ecard.web.views import bp as h5_links_bp
+    from ecard.web.views import pages as h5_pages
+
+    api.register_blueprint(h5_links_bp)
+    app.register_blueprint(h5_pages)

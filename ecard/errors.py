@@ -321,6 +321,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "The order code is unknown or has expired; ask the cashier for a new one."),
     "ORDER_ALREADY_PAID": ErrorSpec(
         409, "该订单已支付。", "This order is already paid."),
+    # --- H5 pages -----------------------------------------------------------
+    "H5_LINK_INVALID": ErrorSpec(
+        401, "认证链接无效或已过期，请返回应用重新进入。",
+        "This certification link is not valid or has expired; go back to the app and "
+        "open it again."),
 }
 
 
