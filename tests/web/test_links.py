@@ -128,6 +128,7 @@ def test_forged_expired_and_misused_tokens_are_refused(
     assert (late.status_code, late.get_json()["code"]) == (401, "H5_LINK_INVALID")
     assert "过期" in late.get_json()["message"]
     # and no link is issued for an expired session
+    client.now = lambda: clock.now().timestamp()
     gone = _link(client, s1["session_id"])
     assert (gone.status_code, gone.get_json()["code"]) == (422, "SESSION_EXPIRED")
 
@@ -154,7 +155,7 @@ def test_frames_are_validated_before_the_service(world: tuple[SignedClient, str]
 
 def test_pages_carry_the_security_headers(app: Flask) -> None:
     page = app.test_client()
-    for path in ("/h5/", "/h5/settings", "/h5/certify/cs_abc", "/h5/static/h5/certify.js",
+    for path in ("/h5/", "/h5/settings", "/h5/certify/cs_abc", "/h5/static/certify.js",
                  "/h5/api/sessions/cs_abc"):
         res = page.get(path)
         csp = res.headers["Content-Security-Policy"]
