@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 _MAX_FRAME_B64 = 2 * 1024 * 1024
 
 
-class LinkRequest(Schema):
+class H5LinkRequest(Schema):
     session_id = fields.String(required=True, validate=validate.Length(min=1, max=40),
                                metadata={"description": "An open certification session "
                                                         "this channel started."})
@@ -20,7 +20,7 @@ class LinkRequest(Schema):
                                       "[&next_step=…]); http(s) only."})
 
 
-class LinkResponse(Schema):
+class H5LinkResponse(Schema):
     url = fields.String(metadata={"description": "Absolute page URL (ECARD_PUBLIC_URL); "
                                   "the token is in the fragment (#t=…)."})
     path = fields.String()

@@ -27,7 +27,7 @@ from ecard.errors import EcardError
 from ecard.faces.images import decode_base64_image
 from ecard.http.idempotency import idempotent
 from ecard.platform import Platform, current_platform
-from ecard.web.schemas import LinkRequest, LinkResponse, PageFrames
+from ecard.web.schemas import H5LinkRequest, H5LinkResponse, PageFrames
 from ecard.web.services import H5Service, outcome, signer_from_config
 
 log = logging.getLogger("ecard.web")
@@ -69,8 +69,8 @@ def _channel_no() -> str:
 @require_channel
 @idempotent(_channel_no)
 @bp.doc(security=CHANNEL_JWT)
-@bp.arguments(LinkRequest)
-@bp.response(201, LinkResponse)
+@bp.arguments(H5LinkRequest)
+@bp.response(201, H5LinkResponse)
 def create_link(args: dict[str, Any]) -> dict[str, Any]:
     """A link to the platform's certification page for an open session of this channel:
     ``/h5/certify/<session_id>#t=<token>``. The token is bound to the session and this

@@ -186,7 +186,7 @@ def test_katie_passes_in_the_browser(playwright: Any, live: Live, tmp_path: Path
 
 def test_another_persons_video_fails_with_the_reason_in_words(
         playwright: Any, live: Live, tmp_path: Path, faces_dir: Path) -> None:
-    s, url, view = _session(live, "standard", seed=2)
+    _s, url, view = _session(live, "standard", seed=2)
     video = _camera_video(tmp_path, faces_dir, "hamilton_short", view)
     browser = _browser(playwright, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}")
     try:

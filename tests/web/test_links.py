@@ -206,3 +206,12 @@ def test_expiry_follows_the_deadline(world: tuple[SignedClient, str], app: Flask
     clock.advance(seconds=1)
     assert page.get(f"/h5/api/sessions/{s['session_id']}",
                     headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_link_endpoint_is_in_the_openapi_document(app: Flask) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    op = spec["paths"]["/api/v1/h5/links"]["post"]
+    assert op["security"] == [{"channelJWT": []}] and "201" in op["responses"]
+    schema = spec["components"]["schemas"]["H5LinkRequest"]
+    assert {"session_id", "return_url"} <= set(schema["properties"])
+    assert not any(p.startswith("/h5/") for p in spec["paths"])  # the page's own API

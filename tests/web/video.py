@@ -24,6 +24,7 @@ way and still see the right picture.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def segments(plan: dict[str, Any]) -> list[tuple[float, int]]:
         groups.setdefault(c["step"], []).append(c["at_s"])
     order = sorted(groups, key=lambda s: min(groups[s]))
     out = [(0.0, order[0])]
-    for prev, step in zip(order, order[1:], strict=False):
+    for prev, step in itertools.pairwise(order):
         out.append(((max(groups[prev]) + min(groups[step])) / 2, step))
     return out
 
