@@ -72,6 +72,8 @@
   /* ---- ready screen ----------------------------------------------------------- */
   function ready() {
     window.ecardH5.applyElder(elderUi());
+    // a pension certification, or the real-person check of a first e-card / PIN reset
+    $("title").textContent = session.purpose === "entitlement" ? "养老金资格认证" : "本人刷脸认证";
     $("who").textContent = session.name_masked ? "认证人：" + session.name_masked : "";
     $("intro").textContent = session.prompts.intro;
     $("time-note").textContent = elderUi() ? "不着急，慢慢来。" :
