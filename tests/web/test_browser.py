@@ -180,6 +180,11 @@ def test_katie_passes_in_the_browser(playwright: Any, live: Live, tmp_path: Path
         assert all(p["speak"] in texts for p in s["prompts"]["steps"]), texts
         assert {u["lang"] for u in spoken} == {"zh-CN"}
         assert dialogs == [] and page.evaluate("window.__dialogs") == 0
+        # the token left the address bar; a reload in the same tab shows the outcome
+        assert "#t=" not in page.url and "h5t1" not in page.url
+        page.reload()
+        page.wait_for_function("() => document.body.dataset.state === 'passed'")
+        assert page.get_by_role("heading", name="认证通过").is_visible()
     finally:
         browser.close()
 

@@ -6,7 +6,7 @@
   "use strict";
   var body = document.body;
   var sessionId = body.dataset.sessionId;
-  var token = new URLSearchParams(window.location.hash.slice(1)).get("t") || "";
+  var token = takeToken();
   var session = null;
   var stream = null;
   var timers = [];
@@ -16,6 +16,23 @@
   var FINAL_TEXT = { standard: "请正对屏幕，保持不动", elder: "好的，请您看着屏幕，不用动。" };
   var LABELS = { blink: "眨眼", open_mouth: "张嘴", turn_left: "向左转头",
                  turn_right: "向右转头" };
+
+  /* The link's token arrives in the fragment. Keep it in this tab's sessionStorage
+     and take it out of the address bar, so it is not left in history, bookmarks or a
+     screenshot of the URL; a reload in the same tab still finds it. */
+  function takeToken() {
+    var key = "ecard.h5.token." + sessionId;
+    var fromUrl = new URLSearchParams(window.location.hash.slice(1)).get("t");
+    try {
+      if (fromUrl) {
+        window.sessionStorage.setItem(key, fromUrl);
+        window.history.replaceState(null, "", window.location.pathname);
+      }
+      return fromUrl || window.sessionStorage.getItem(key) || "";
+    } catch (e) {
+      return fromUrl || "";
+    }
+  }
 
   function $(role) { return document.querySelector("[data-role=" + role + "]"); }
   function all(role) { return document.querySelectorAll("[data-role=" + role + "]"); }
@@ -202,7 +219,17 @@
     window.ecardH5.speak("正在核验，请稍候", speechRate());
     api("POST", "/frames", { frames: frames.slice(0, session.max_frames) })
       .then(result)
-      .catch(fail);
+      .catch(function (err) {
+        // The answer was lost but the session was decided (a retry, a dropped
+        // connection): read the outcome instead of showing an error.
+        if (err && err.code === "SESSION_ALREADY_DECIDED") {
+          api("GET", "").then(function (data) {
+            if (data.outcome) { result(data.outcome); } else { fail(err); }
+          }).catch(fail);
+        } else {
+          fail(err);
+        }
+      });
   }
 
   /* ---- result -------------------------------------------------------------------- */
