@@ -8,7 +8,8 @@ session's drawn actions and the page's capture plan choose frames of a clip by i
 labels.csv, written as a .y4m that Chromium plays as the front camera
 (``tests/web/video.py`` documents the conversion); then the page is driven like a user.
 The draw is seeded so the passing session asks three actions (turn right, blink, turn
-left): the video builder itself works for any draw. SQLite only: the page's storage is
+left); test_video.py checks that the chosen frames pass every draw the server can make
+(but a blink asked twice, see there). SQLite only: the page's storage is
 the API's, tested on both databases in test_links.py.
 """
 
@@ -145,6 +146,9 @@ def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # the page runs under its CSP: any inline script or style would be refused, loudly
+    page.on("console", lambda m: dialogs.append("CSP: " + m.text)
+            if "Content Security Policy" in m.text else None)
     page.add_init_script(SPY)
     page.goto(url)
     return page, dialogs

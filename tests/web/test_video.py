@@ -49,3 +49,42 @@ def test_frames_chosen_by_labels(faces_dir: Path) -> None:
     # hamilton never closes his eyes in the clip: a neutral frame stands in
     ham = step_frames(clip_labels(faces_dir, "hamilton_short"), ["blink"])
     assert ham[0] == ham[BASELINE]
+
+
+def test_chosen_frames_pass_every_draw_the_server_can_make(faces_dir: Path) -> None:
+    """The browser tests seed the draw, but the video builder must serve any draw: the
+    frames chosen for katiehill, in the plan's order (two neutral, three per action,
+    one neutral), pass the server's own decision for every sequence standard and elder
+    mode can ask, except a blink asked twice: six closed-eye frames of twelve pull the
+    session's open-eye baseline down (real blinks are brief and fill one frame or two;
+    a held still picture fills all three of its step)."""
+    import itertools
+
+    from ecard.certification.analysis import analyse_frame, decide_session
+    from ecard.certification.interfaces import Action
+    from ecard.certification.prompts import ELDER_ACTIONS
+    from ecard.faces.engine import DlibFaceEngine
+    from ecard.web.plan import frames_per_step
+    from tests.certification.conftest import MAX_BYTES, enrol, frame_path, in_session
+
+    engine = DlibFaceEngine()
+    template = enrol(engine, frame_path(faces_dir, "wda_katiehill", 0).read_bytes())
+    rows = clip_labels(faces_dir, "wda_katiehill")
+    every = step_frames(rows, [a.value for a in Action])
+    analysed = {i: analyse_frame(frame_path(faces_dir, "wda_katiehill", i).read_bytes(),
+                                 index=0, engine=engine, max_bytes=MAX_BYTES,
+                                 template=template) for i in set(every.values())}
+    neutral = every[BASELINE]
+    standard = [c for n in (2, 3) for c in itertools.product(list(Action), repeat=n)
+                if all(a is not b for a, b in itertools.pairwise(c))
+                and sum(a is Action.BLINK for a in c) < 2]
+    draws = standard + [(a,) for a in ELDER_ACTIONS]
+    assert len(draws) == 12 + 33 + 3
+    for draw in draws:
+        chosen = step_frames(rows, [a.value for a in draw])
+        base, per_action, final = frames_per_step(len(draw), 12)
+        order = ([neutral] * base + [chosen[i] for i in range(len(draw))
+                                     for _ in range(per_action)] + [neutral] * final)
+        decision = decide_session(in_session([analysed[i] for i in order]),
+                                  template=template, threshold=0.5, actions=list(draw))
+        assert decision.passed, (draw, decision.reasons)
