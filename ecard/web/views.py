@@ -114,8 +114,8 @@ def settings() -> str:
 def certify(session_id: str) -> str:
     # The page reads its token from the fragment; nothing about the session is
     # rendered on the server, so a copied URL without the fragment shows nothing.
-    if not 1 <= len(session_id) <= 40 or not session_id.replace("_", "").replace(
-            "-", "").isalnum():
+    plain = session_id.replace("_", "").replace("-", "")
+    if not 1 <= len(session_id) <= 40 or not (plain.isascii() and plain.isalnum()):
         raise EcardError("NOT_FOUND")
     return render_template("h5/certify.html", page="certify", session_id=session_id)
 

@@ -166,6 +166,7 @@ def test_pages_carry_the_security_headers(app: Flask) -> None:
     html = page.get("/h5/certify/cs_abc").get_data(as_text=True)
     assert "<script>" not in html and " style=" not in html and "onclick" not in html
     assert page.get("/h5/certify/..%2Fx").status_code == 404
+    assert page.get("/h5/certify/会话").get_json()["code"] == "NOT_FOUND"
 
 
 def test_links_are_keyed_per_purpose_and_expire_at_their_time() -> None:
