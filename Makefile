@@ -3,9 +3,10 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export ECARD_PORT ?= 8000
 export ECARD_INSTANCE_DIR ?= $(CURDIR)/instance
+export ECARD_SAMPLE_PORT ?= 8001
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck pytest bench test-slow demo clean
+.PHONY: install run sample test lint typecheck pytest bench test-slow demo clean
 
 $(UV):
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || \
@@ -29,8 +30,16 @@ run: install
 	$(UV) run ecard demo load
 	$(UV) run ecard serve --port $(ECARD_PORT)
 
+# The backend, the callback worker and the sample channel server (samples/), Ctrl-C stops all.
+sample: install
+	$(UV) run ecard init
+	$(UV) run ecard demo load
+	$(UV) run python -m samples.channel_server.register \
+	  --callback-url http://127.0.0.1:$(ECARD_SAMPLE_PORT)/callbacks
+	$(UV) run python -m samples.run
+
 lint: install
-	$(UV) run ruff check ecard tests sdk
+	$(UV) run ruff check ecard channel_adapters sdk tests samples
 	$(UV) run mypy
 
 pytest: install

@@ -41,6 +41,12 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     api.register_blueprint(identity_bp)
 
+    from channel_adapters import init_app as init_adapters
+    from channel_adapters.views import bp as adapters_bp
+
+    init_adapters(app)
+    api.register_blueprint(adapters_bp)
+
     from ecard.web.views import bp as h5_links_bp
     from ecard.web.views import pages as h5_pages
 

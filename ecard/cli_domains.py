@@ -31,3 +31,7 @@ def register(main: click.Group) -> None:
     from ecard.notifications.cli import register as register_notifications
 
     register_notifications(main)
+
+    from channel_adapters.cli import register as register_adapters
+
+    register_adapters(main)

@@ -38,7 +38,6 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_MASTER_KEY": ("MASTER_KEY", _str),
     "ECARD_REDIS_URL": ("REDIS_URL", _str),
     "ECARD_RATELIMIT": ("RATELIMIT_DEFAULT", _str),
-    "ECARD_FACE_THRESHOLD_ISSUANCE": ("FACE_THRESHOLD_ISSUANCE", _float),
     "ECARD_FACE_THRESHOLD_CERTIFICATION": ("FACE_THRESHOLD_CERTIFICATION", _float),
     "ECARD_CERTIFICATION_MAX_FRAMES": ("CERTIFICATION_MAX_FRAMES", _int),
     "ECARD_CERTIFICATION_MAX_FRAME_BYTES": ("CERTIFICATION_MAX_FRAME_BYTES", _int),
@@ -58,6 +57,9 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_CALLBACK_BATCH_SIZE": ("CALLBACK_BATCH_SIZE", _int),
     "ECARD_CALLBACK_CONCURRENCY": ("CALLBACK_CONCURRENCY", _int),
     "ECARD_CALLBACK_LEASE_S": ("CALLBACK_LEASE_S", _float),
+    "ECARD_BANK_SMS_URL": ("BANK_SMS_URL", _str),
+    "ECARD_BANK_SMS_CODE": ("BANK_SMS_CODE", _str),
+    "ECARD_H5_SESSION_TTL_S": ("H5_SESSION_TTL_S", _int),
 }
 
 DEFAULTS: Mapping[str, Any] = {
@@ -67,10 +69,13 @@ DEFAULTS: Mapping[str, Any] = {
     "REDIS_URL": None,
     "RATELIMIT_DEFAULT": "6000 per minute",
     # dlib's 128-d model: distance <= 0.6 is its published same-person tolerance on
-    # LFW; issuance binds a card to a person, so we sit stricter, at 0.5.
+    # LFW; issuance binds a card to a person, so we sit stricter, at 0.5. The shipped
+    # matcher's threshold: `ecard faces evaluate` measures FAR/FRR at it (not an
+    # environment setting: the evaluation reports what is shipped).
     "FACE_THRESHOLD_ISSUANCE": 0.5,
-    # Remote certification decides who is paid a pension: the same 0.5 as issuance;
-    # elder mode uses this value too (it never loosens identity).
+    # Every liveness session (pension certification, and the real-person check of a
+    # first e-card and of a PIN reset) decides who is paid or who holds a card: the
+    # same 0.5; elder mode uses this value too (it never loosens identity).
     "FACE_THRESHOLD_CERTIFICATION": 0.5,
     "CERTIFICATION_MAX_FRAMES": 12,  # frames per submission
     "CERTIFICATION_MAX_FRAME_BYTES": 1024 * 1024,  # one 640-1280 px JPEG/PNG frame
@@ -98,6 +103,9 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_BATCH_SIZE": 100,
     "CALLBACK_CONCURRENCY": 8,
     "CALLBACK_LEASE_S": 300.0,
+    "BANK_SMS_URL": None,  # set: level-2 SMS codes go through this bank (channel_adapters)
+    "BANK_SMS_CODE": None,
+    "H5_SESSION_TTL_S": 900,
     # flask-smorest / OpenAPI
     "API_TITLE": "ecard platform API",
     "API_VERSION": "v1",

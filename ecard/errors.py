@@ -150,8 +150,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "This certification session was already decided; start a new one."),
     "CERTIFICATION_SESSION_INVALID": ErrorSpec(
         422, "人脸认证结果无效或已使用，请重新进行人脸认证。",
-        "The certification session is not a recent passed check of this holder for "
-        "issuance, or it was already used; do a new face check."),
+        "The certification session is not a recent (10 minutes) passed check of this "
+        "holder, in your channel, for this step, or it was already used; do a new face "
+        "check."),
     "RECIPIENT_NOT_FOUND": ErrorSpec(
         404, "未查询到您的待遇领取信息，请联系参保地社保经办机构。",
         "No pension entitlement is on file for this holder; contact the social-security "
@@ -196,9 +197,10 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "PIN_ALREADY_SET": ErrorSpec(
         409, "您已在其他渠道领取电子社保卡，请输入已设置的密码完成关联。",
         "You already hold an e-card in another channel; enter your existing PIN to link it."),
-    "FACE_IMAGE_REQUIRED": ErrorSpec(
-        422, "首次领取电子社保卡需要本人刷脸，请拍摄人脸照片后重试。",
-        "A first e-card needs a photo of the holder's face; take one and retry."),
+    "CERTIFICATION_SESSION_REQUIRED": ErrorSpec(
+        422, "请先完成本人刷脸认证（按提示完成动作），再继续办理。",
+        "Do the face check first: start a certification session, pass it, and send its "
+        "certification_session_id."),
     "ISSUANCE_CONFLICT": ErrorSpec(
         409, "您的领卡申请正在处理中，请稍后重试。",
         "Another request for this card holder is being processed; retry in a moment."),
@@ -321,6 +323,38 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "The order code is unknown or has expired; ask the cashier for a new one."),
     "ORDER_ALREADY_PAID": ErrorSpec(
         409, "该订单已支付。", "This order is already paid."),
+    # --- channel adapters ---------------------------------------------------
+    "H5_TICKET_INVALID": ErrorSpec(
+        401, "登录凭证无效、已使用或已过期，请从App重新进入。",
+        "The sign-on ticket is invalid, used or expired; open the page from the app again."),
+    "H5_SESSION_INVALID": ErrorSpec(
+        401, "页面会话已失效，请从App重新进入。",
+        "The page session is invalid or has expired; open the page from the app again."),
+    "CHANNEL_NOT_PAYMENT_PLATFORM": ErrorSpec(
+        403, "该渠道不是支付平台渠道。",
+        "Only payment-platform channels (partner or social) map their own user ids."),
+    "CHANNEL_USER_ID_INVALID": ErrorSpec(
+        422, "渠道用户标识格式不正确。",
+        "The user id must be 1 to 64 letters, digits, '-', '_' or '.'."),
+    "CHANNEL_USER_ID_TAKEN": ErrorSpec(
+        409, "该渠道用户标识已关联其他持卡人，或该持卡人已关联其他用户标识。",
+        "This user id is linked to another holder, or this holder to another user id."),
+    "MEDICAL_SETTLEMENT_INVALID": ErrorSpec(
+        422, "医保结算参数不正确。",
+        "The medical settlement amounts or policy are not valid (whole fen, parts within "
+        "the total)."),
+    "PAYOUT_BANK_INVALID": ErrorSpec(
+        422, "银行编码不正确。", "The bank code is not 2-16 letters or digits."),
+    "PAYOUT_DAY_CLOSED": ErrorSpec(
+        409, "该日期之后已生成过待遇发放文件，不能补生成更早的文件。",
+        "A payout file for a later day exists; an earlier day cannot be generated now."),
+    "PAYOUT_DAY_IN_FUTURE": ErrorSpec(
+        422, "不能生成未来日期的待遇发放文件。", "A payout file cannot be made for a future day."),
+    "BANK_UNAVAILABLE": ErrorSpec(
+        503, "银行服务暂时不可用，请稍后再试。",
+        "The card's bank cannot be reached right now; please try again later."),
+    "BANK_REFUSED": ErrorSpec(
+        502, "银行拒绝了该请求。", "The card's bank refused the request."),
     # --- H5 pages -----------------------------------------------------------
     "H5_LINK_INVALID": ErrorSpec(
         401, "认证链接无效或已过期，请返回应用重新进入。",

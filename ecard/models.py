@@ -1,5 +1,12 @@
 """Imports every table so that metadata (Alembic, ``create_all``) sees all of them."""
 
+from channel_adapters.models import (
+    ChannelUserLink,
+    H5TicketUse,
+    PayoutBatch,
+    PayoutInstruction,
+    PayoutPosition,
+)
 from ecard.audit.models import AuditAnchor, AuditEntry
 from ecard.cards.models import ECard, Pin, StatusIndexAllocation
 from ecard.certification.models import (
@@ -44,10 +51,12 @@ __all__ = [
     "CertificationSession",
     "Channel",
     "ChannelKey",
+    "ChannelUserLink",
     "Disclosure",
     "ECard",
     "Entry",
     "FaceTemplate",
+    "H5TicketUse",
     "IdempotencyRecord",
     "IdentityCode",
     "MerchantOrder",
@@ -56,6 +65,9 @@ __all__ = [
     "Payment",
     "PaymentCodeUse",
     "PaymentDevice",
+    "PayoutBatch",
+    "PayoutInstruction",
+    "PayoutPosition",
     "Person",
     "PhysicalCard",
     "Pin",

@@ -1,17 +1,14 @@
-"""Real name and real person: the registry checks behind a level-1 issuance.
+"""Real name: the registry check behind a level-1 issuance.
 
-Real name: the ID number finds the person through its blind index; the name and
-card number must then match the registry. A mismatch never says which field was
-wrong (that would let a caller probe the registry one field at a time).
-
-Real person: one face in the uploaded image, matched to the enrolment template
-under the scene's threshold; the distance is the recorded score.
+The ID number finds the person through its blind index; the name and card number
+must then match the registry. A mismatch never says which field was wrong (that would
+let a caller probe the registry one field at a time). Real person (a live face that
+matches the enrolment photo) is a passed liveness session: ``ecard.certification``.
 """
 
 from __future__ import annotations
 
 import hmac
-import logging
 import unicodedata
 from dataclasses import dataclass
 
@@ -20,14 +17,9 @@ from sqlalchemy.orm import Session
 
 from ecard.clock import Clock
 from ecard.errors import EcardError
-from ecard.faces.images import decode_base64_image, load_rgb
-from ecard.faces.interfaces import FaceEngine
-from ecard.faces.services import encoding_from_bytes, match, single_face
 from ecard.protect import DataProtector
 from ecard.registry.idnumber import IdentifierError, normalise_card_number, parse_id_number
-from ecard.registry.models import FaceTemplate, Person, PhysicalCard
-
-log = logging.getLogger("ecard.cards")
+from ecard.registry.models import Person, PhysicalCard
 
 
 def normalise_name(name: str) -> str:
@@ -92,35 +84,3 @@ def current_card(session: Session, person_id: int) -> PhysicalCard | None:
                                    PhysicalCard.status != "replaced")
         .order_by(PhysicalCard.id.desc())
     ).first()
-
-
-@dataclass(frozen=True)
-class FaceCheck:
-    engine: FaceEngine
-    protector: DataProtector
-    threshold: float
-    max_image_bytes: int
-
-    def template_present(self, session: Session, person_id: int) -> FaceTemplate:
-        template = session.get(FaceTemplate, person_id)
-        if template is None:
-            raise EcardError("ENROLMENT_PHOTO_MISSING")
-        return template
-
-    def score(self, session: Session, person_id: int, face_image: str | None, *,
-              scene: str) -> float:
-        """The distance between the image's one face and the enrolment template;
-        ``FACE_MISMATCH`` above the threshold (the score is logged, not answered)."""
-        if not face_image:
-            raise EcardError("FACE_IMAGE_REQUIRED")
-        template = self.template_present(session, person_id)
-        rgb = load_rgb(decode_base64_image(face_image), max_bytes=self.max_image_bytes)
-        face = single_face(self.engine, rgb)
-        enrolled = encoding_from_bytes(
-            self.protector.decrypt(template.template_enc, "face_template.template"))
-        result = match(face.encoding, enrolled, self.threshold)
-        log.info("face match person:%s scene=%s score=%.4f threshold=%.2f matched=%s",
-                 person_id, scene, result.score, self.threshold, result.matched)
-        if not result.matched:
-            raise EcardError("FACE_MISMATCH")
-        return result.score

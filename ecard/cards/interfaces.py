@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from ecard.errors import EcardError
 
 LEVEL_1 = 1
@@ -41,12 +43,35 @@ class Signer(Protocol):
     def sign(self, claims: dict[str, Any], *, typ: str) -> str: ...
 
 
+class SpentProof(Protocol):
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def face_score(self) -> float | None: ...
+
+
+class LivenessProofs(Protocol):
+    """Passed liveness sessions (remote certification), spent once by the step they
+    allow: ``purpose`` ``issuance`` before a first e-card, ``pin_reset`` before a new
+    PIN. Raises ``CERTIFICATION_SESSION_INVALID`` for anything but a recent passed
+    session of ``person_id`` started by ``channel_no`` for ``purpose``, unused."""
+
+    def spend(self, session: Session, channel_no: str, session_id: str, person_id: int, *,
+              purpose: str) -> SpentProof: ...
+
+
 @dataclass(frozen=True)
 class IssueRequest:
     name: str
     id_number: str
     card_no: str
-    face_image: str | None = None  # base64 JPEG/PNG, needed for a first issuance
+    # a passed liveness session (purpose issuance) of this person: needed for a first
+    # e-card, ignored when the holder relinks with the PIN they already have
+    certification_session_id: str | None = None
     pin: str | None = None  # new PIN (first issuance) or the existing PIN (relink)
 
 

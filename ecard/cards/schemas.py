@@ -1,7 +1,7 @@
 """Request and response shapes of the e-card API (marshmallow 4).
 
 Shapes are checked here (types, lengths, unknown fields refused); meanings (a valid
-ID number, a PIN the rules allow, a face in the photo) are checked by the services,
+ID number, a PIN the rules allow, a passed face check) are checked by the services,
 which answer the precise catalogue code.
 """
 
@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-# A 5 MiB photo is about 7 MiB in base64; the service enforces MAX_IMAGE_BYTES.
-_MAX_IMAGE_B64 = 8 * 1024 * 1024
+_SESSION_DOC = ("The session_id of a passed liveness session of this holder, started by "
+                "this channel with POST /certification/sessions (purpose {purpose}) and "
+                "decided within the last 10 minutes; spent by this call.")
 
 
-_FACE_DOC = {"description": "A JPEG or PNG photo of the holder's face, base64 (a data: "
-                          "URL prefix is accepted)."}
-
-
-def _face(required: bool) -> fields.String:
-    length = validate.Length(min=16, max=_MAX_IMAGE_B64)
-    if required:
-        return fields.String(required=True, validate=length, metadata=_FACE_DOC)
-    return fields.String(load_default=None, validate=length, metadata=_FACE_DOC)
+def _certification_session(purpose: str, extra: str = "") -> fields.String:
+    return fields.String(load_default=None, validate=validate.Length(min=1, max=40),
+                         metadata={"description": _SESSION_DOC.format(purpose=purpose) + extra,
+                                   "example": "cs_5kqJ0bq3tYV0pQn2b7W1xRk3"})
 
 
 class IssueCardRequest(Schema):
@@ -33,11 +29,14 @@ class IssueCardRequest(Schema):
     card_no = fields.String(required=True, validate=validate.Length(min=1, max=16),
                             metadata={"description": "The physical card number (9 letters "
                                                      "or digits)."})
-    face_image = _face(required=False)
+    certification_session_id = _certification_session(
+        "issuance", " Needed for a first e-card; not used (not spent) when the holder "
+        "already has a PIN and links with it.")
     pin = fields.String(
         load_default=None, validate=validate.Length(min=1, max=32),
-        metadata={"description": "First e-card: the new 6-digit PIN (with face_image). "
-                                 "Holder of an e-card in another channel: the existing PIN."})
+        metadata={"description": "First e-card: the new 6-digit PIN (with "
+                                 "certification_session_id). Holder of an e-card in another "
+                                 "channel: the existing PIN."})
 
 
 class PinRequest(Schema):
@@ -51,7 +50,7 @@ class UnlinkRequest(Schema):
 
 
 class ResetPinRequest(Schema):
-    face_image = _face(required=True)
+    certification_session_id = _certification_session("pin_reset")
     new_pin = fields.String(required=True, validate=validate.Length(min=1, max=32),
                             metadata={"description": "The new 6-digit PIN."})
 
@@ -68,8 +67,9 @@ class CardResponse(Schema):
     region = fields.String(metadata={"description": "Issuing region of the physical card."})
     issued_at = fields.DateTime()
     face_score = fields.Float(allow_none=True, metadata={
-        "description": "Face distance recorded at issuance (lower is closer); null when "
-                       "the e-card was linked with the PIN."})
+        "description": "Face distance recorded at issuance: the farthest frame of the "
+                       "liveness session from the enrolment photo (lower is closer; the "
+                       "threshold is 0.5); null when the e-card was linked with the PIN."})
 
 
 class IssueCardResponse(CardResponse):

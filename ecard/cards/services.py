@@ -5,6 +5,12 @@ it) and orders its checks so that every refusal comes before the first write: a
 refused request leaves nothing behind. The one deliberate exception is a wrong PIN,
 whose count :class:`~ecard.cards.pin.PinService` writes before anything else and keeps
 (``keeps_writes``) when the request is refused.
+
+Real person: a first e-card, and a new PIN, need a passed liveness session of the
+holder (remote certification, purposes ``issuance`` and ``pin_reset``), not a single
+image: a still photo proves nothing about a live person. The session is spent as the
+last check before the writes, in the same transaction, so a request refused at any
+point (or losing a race) rolls the spending back and the holder can retry with it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ecard.audit.services import Actor, AuditLog
-from ecard.cards.identity import FaceCheck, current_card, identify
+from ecard.cards.identity import current_card, identify
 from ecard.cards.interfaces import (
     CREDENTIAL_TYP,
     LEVEL_1,
@@ -32,6 +38,7 @@ from ecard.cards.interfaces import (
     ECardError,
     IssueRequest,
     IssueResult,
+    LivenessProofs,
     Signer,
 )
 from ecard.cards.models import ECard, allocate_status_index
@@ -42,6 +49,8 @@ from ecard.notifications.services import enqueue_notification
 from ecard.protect import DataProtector
 from ecard.registry.models import Person, PhysicalCard
 
+PURPOSE_ISSUANCE = "issuance"
+PURPOSE_PIN_RESET = "pin_reset"
 _REFUSED_STATUS = {"suspended": "ECARD_SUSPENDED", "revoked": "ECARD_REVOKED",
                    "unlinked": "ECARD_NOT_ACTIVE"}
 
@@ -58,11 +67,11 @@ def _actor(channel_no: str) -> Actor:
 
 class CardService:
     def __init__(self, *, protector: DataProtector, clock: Clock, pins: PinService,
-                 faces: FaceCheck, signer: Signer, credential_ttl_s: int) -> None:
+                 liveness: LivenessProofs, signer: Signer, credential_ttl_s: int) -> None:
         self.protector = protector
         self.clock = clock
         self.pins = pins
-        self.faces = faces
+        self.liveness = liveness
         self.signer = signer
         self.credential_ttl_s = credential_ttl_s
 
@@ -82,22 +91,28 @@ class CardService:
             raise ECardError(_REFUSED_STATUS[ecard.status])
 
         new_pin: str | None = None
-        score: float | None = None
+        spent = None
         if not self.pins.has_pin(session, person.id):
+            if not req.certification_session_id:
+                raise ECardError("CERTIFICATION_SESSION_REQUIRED")
             if not req.pin:
                 raise ECardError("PIN_REQUIRED")
             new_pin = check_new_pin(req.pin, ident.id_number)
-            score = self.faces.score(session, person.id, req.face_image, scene=SCENE_ISSUANCE)
+            # last refusal before the writes; rolled back with them if anything fails
+            spent = self.liveness.spend(session, channel_no, req.certification_session_id,
+                                        person.id, purpose=PURPOSE_ISSUANCE)
             event = "issued"
         else:
             if not req.pin:
                 raise ECardError("PIN_REQUIRED")
-            # The first-issuance form (face + a new PIN) for someone who already has
-            # a PIN: a wrong PIN there means "enter the PIN you already set".
-            wrong = "PIN_ALREADY_SET" if req.face_image else "PIN_WRONG"
+            # The first-issuance form (face check + a new PIN) for someone who already
+            # has a PIN: a wrong PIN there means "enter the PIN you already set". The
+            # session is not spent: the holder's PIN is the proof here.
+            wrong = "PIN_ALREADY_SET" if req.certification_session_id else "PIN_WRONG"
             self.pins.verify(session, person.id, req.pin, actor=_actor(channel_no),
                              channel_no=channel_no, wrong_code=wrong)
             event = "relinked"
+        score = None if spent is None else spent.face_score
 
         # Every refusal is behind us: write.
         now = self.clock.now()
@@ -122,8 +137,9 @@ class CardService:
             # "already issued" or asks for the PIN.
             raise ECardError("ISSUANCE_CONFLICT") from exc
         details: dict[str, Any] = {"sign_no": ecard.sign_no, "level": LEVEL_1}
-        if score is not None:
-            details["face_score"] = score
+        if spent is not None:
+            details.update(face_score=score, certification_session_id=spent.session_id,
+                           certification_mode=spent.mode)
         if new_pin is not None:
             details["pin_set"] = True
         self._audit(session, channel_no, person.id, f"ecard.{event}", details)
@@ -156,19 +172,27 @@ class CardService:
         return self._view(session, ecard)
 
     def reset_pin(self, session: Session, channel_no: str, sign_no: str,
-                  face_image: str | None, new_pin: str) -> CardView:
-        """A live face that matches the enrolment photo sets a new PIN and unlocks it."""
+                  certification_session_id: str | None, new_pin: str) -> CardView:
+        """A passed liveness session of purpose ``pin_reset`` sets a new PIN and unlocks it.
+
+        Why a session and not one photo, as first issuance: the reset is what a thief
+        holding the phone and a photo of the holder would aim for (the PIN guards
+        payments), so it needs the same proof of a live person as the first e-card."""
         ecard = self._usable(session, channel_no, sign_no)
         person = session.get_one(Person, ecard.person_id)
+        if not certification_session_id:
+            raise ECardError("CERTIFICATION_SESSION_REQUIRED")
         id_number = self.protector.decrypt_str(person.id_number_enc, "person.id_number")
         pin = check_new_pin(new_pin, id_number)
-        score = self.faces.score(session, person.id, face_image, scene="pin_reset")
+        spent = self.liveness.spend(session, channel_no, certification_session_id, person.id,
+                                    purpose=PURPOSE_PIN_RESET)
         if self.pins.has_pin(session, person.id):
             self.pins.reset(session, person.id, pin)
         else:
             self.pins.set_initial(session, person.id, pin)
         self._audit(session, channel_no, person.id, "pin.reset",
-                    {"sign_no": ecard.sign_no, "face_score": score}, scene="pin")
+                    {"sign_no": ecard.sign_no, "face_score": spent.face_score,
+                     "certification_session_id": spent.session_id}, scene="pin")
         return self._view(session, ecard, person)
 
     # -- reading -------------------------------------------------------------

@@ -10,8 +10,8 @@ from dataclasses import asdict
 from typing import Any
 
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
-from ecard.cards.identity import FaceCheck
 from ecard.cards.interfaces import CREDENTIAL_TYP, IssueRequest
 from ecard.cards.pin import PinService
 from ecard.cards.schemas import (
@@ -26,6 +26,8 @@ from ecard.cards.schemas import (
     UnlinkRequest,
 )
 from ecard.cards.services import CardService
+from ecard.certification.services import SpentSession
+from ecard.certification.views import certification_service
 from ecard.channels.flask_auth import current_channel, require_channel
 from ecard.http.idempotency import idempotent
 from ecard.platform import Platform, current_platform
@@ -39,20 +41,30 @@ _SERVICE = "ecard.cards.service"
 
 
 def card_service(platform: Platform) -> CardService:
-    """The app's card service (built once: the Argon2 hasher and face check are
-    configuration, not request state)."""
+    """The app's card service (built once: the Argon2 hasher is configuration, not
+    request state). Passed liveness sessions come from the certification service."""
     svc: CardService | None = platform.extras.get(_SERVICE)
-    if svc is None or svc.faces.engine is not platform.faces:
+    if svc is None:
         config = platform.config
         svc = CardService(
             protector=platform.protector, clock=platform.clock,
-            pins=PinService(platform.clock),
-            faces=FaceCheck(platform.faces, platform.protector,
-                            float(config["FACE_THRESHOLD_ISSUANCE"]),
-                            int(config["MAX_IMAGE_BYTES"])),
+            pins=PinService(platform.clock), liveness=_Liveness(platform),
             signer=platform.keyring, credential_ttl_s=int(config["CREDENTIAL_TTL_S"]))
         platform.extras[_SERVICE] = svc
     return svc
+
+
+class _Liveness:
+    """The platform's certification service as the cards domain needs it (looked up
+    per call: tests may swap the face engine, which rebuilds that service)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def spend(self, session: Session, channel_no: str, session_id: str, person_id: int, *,
+              purpose: str) -> SpentSession:
+        return certification_service(self.platform).spend(
+            session, channel_no, session_id, person_id, purpose=purpose)
 
 
 def _channel_no() -> str:
@@ -70,9 +82,12 @@ def _channel_no() -> str:
 def issue(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Issue a level-1 e-card for this channel's user.
 
-    First e-card of a person: name, ID number, card number, a face photo matching the
-    enrolment photo, and a new PIN. A person holding an e-card in another channel:
-    the existing PIN instead of the face (relinked).
+    First e-card of a person: name, ID number, card number, the ``session_id`` of a
+    passed liveness session of that person (``POST /certification/sessions`` with
+    purpose ``issuance``, then its frames; usable once, for 10 minutes, in the channel
+    that started it) as ``certification_session_id``, and a new PIN. A person holding
+    an e-card in another channel: the existing PIN instead of the face check
+    (relinked).
     """
     platform = current_platform()
     with platform.db.transaction() as session:
@@ -153,9 +168,11 @@ def verify_pin(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
 @bp.arguments(ResetPinRequest)
 @bp.response(200, CardResponse)
 def reset_pin(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
-    """Set a new PIN after a live face matches the enrolment photo (also unlocks)."""
+    """Set a new PIN (and unlock it) after a passed liveness session of purpose
+    ``pin_reset`` (started with this ``sign_no``), sent as ``certification_session_id``."""
     platform = current_platform()
     with platform.db.transaction() as session:
         view = card_service(platform).reset_pin(session, _channel_no(), sign_no,
-                                                args["face_image"], args["new_pin"])
+                                                args["certification_session_id"],
+                                                args["new_pin"])
     return asdict(view)

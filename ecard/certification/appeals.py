@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ecard.audit.services import AuditLog
 from ecard.certification.entitlement import local_today, record_pass
 from ecard.certification.models import (
+    ENTITLEMENT,
     Appeal,
     AppealFrame,
     BenefitRecipient,
@@ -108,7 +109,10 @@ def view_enrolment_photo(session: Session, protector: DataProtector, clock: Cloc
 
 def decide_appeal(session: Session, clock: Clock, op: OperatorRef, appeal_id: int,
                   decision: str, note: str | None, utc_offset_min: int) -> dict[str, Any]:
-    """Approve (counts as a pass for the entitlement) or reject an open appeal."""
+    """Approve or reject an open appeal. Approving an appeal of pension certification
+    counts as a pass for the entitlement; an appeal opened from issuance or PIN-reset
+    sessions only records the decision (it certifies no pension, and no session
+    becomes spendable: the holder does a new face check or visits a service office)."""
     if decision not in ("approve", "reject"):
         raise EcardError("VALIDATION_FAILED", details={"decision": "approve or reject"})
     appeal = _appeal(session, appeal_id, for_update=True)
@@ -125,7 +129,8 @@ def decide_appeal(session: Session, clock: Clock, op: OperatorRef, appeal_id: in
     if appeal.status == "approved":
         recipient = session.scalars(select(BenefitRecipient).where(
             BenefitRecipient.person_id == appeal.person_id)).one_or_none()
-        if recipient is not None and recipient.status != "stopped":
+        if (appeal.purpose == ENTITLEMENT and recipient is not None
+                and recipient.status != "stopped"):
             out["entitlement"] = record_pass(session, clock, recipient,
                                              local_today(clock, utc_offset_min), op.actor,
                                              source=f"appeal:{appeal.id}")

@@ -22,7 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ecard.db import Base, UTCDateTime
 
 MODES = ("standard", "elder")
-PURPOSES = ("entitlement", "issuance")
+# entitlement: 待遇资格认证; issuance: real person before a first e-card; pin_reset: the
+# face check that sets a new PIN (and unlocks it). Issuance and PIN-reset sessions are
+# spent once by the step they allow.
+ENTITLEMENT, ISSUANCE, PIN_RESET = "entitlement", "issuance", "pin_reset"
+PURPOSES = (ENTITLEMENT, ISSUANCE, PIN_RESET)
 SESSION_STATUSES = ("open", "decided")
 APPEAL_STATUSES = ("open", "approved", "rejected")
 RECIPIENT_TYPES = ("enterprise_retiree", "resident", "civil_servant")

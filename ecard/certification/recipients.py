@@ -152,7 +152,12 @@ class RecipientImporter:
                 seen.create(conn)
 
             def reject(line: int, fields: list[str], code: str) -> None:
-                rejects.writerow([*fields, line, code, REASONS[code]])
+                # padded or cut to the header, so line and reason stay in their columns
+                reason = REASONS[code]
+                if len(fields) > len(header):
+                    reason += f" (fields beyond the header: {fields[len(header):]!r})"
+                fields = (fields + [""] * len(header))[:len(header)]
+                rejects.writerow([*fields, line, code, reason])
                 summary.rejected += 1
                 summary.reasons[code] += 1
 
@@ -219,7 +224,7 @@ class RecipientImporter:
                 conn.execute(insert(seen), [{"k": r.id_index, "line": r.line} for r in fresh])
             session = Session(bind=conn, autoflush=False)
             persons = dict(session.execute(select(Person.id_index, Person.id).where(
-                Person.id_index.in_([r.id_index for r in fresh]))).tuples().all()) \
+                Person.id_index.in_([r.id_index for r in fresh]))).all()) \
                 if fresh else {}
             existing = {b.person_id: b for b in session.scalars(select(BenefitRecipient).where(
                 BenefitRecipient.person_id.in_(list(persons.values()))))} if persons else {}

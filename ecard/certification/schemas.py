@@ -13,8 +13,15 @@ class StartSessionRequest(Schema):
                             metadata={"description": "This channel's e-card of the person."})
     mode = fields.String(load_default="standard",
                          validate=validate.OneOf(["standard", "elder"]))
-    purpose = fields.String(load_default="entitlement",
-                            validate=validate.OneOf(["entitlement", "issuance"]))
+    purpose = fields.String(
+        load_default="entitlement",
+        validate=validate.OneOf(["entitlement", "issuance", "pin_reset"]),
+        metadata={"description": "entitlement: the yearly pension certification (needs a "
+                                 "benefit recipient and sign_no); issuance: real person "
+                                 "before a first e-card (name, id_number, card_no; its "
+                                 "session_id goes to POST /cards as "
+                                 "certification_session_id); pin_reset: the face check "
+                                 "before POST /cards/{sign_no}/pin/reset (sign_no)."})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
                          metadata={"description": "Purpose issuance without an e-card yet: "
                                                   "the holder's name, ID and card number."})

@@ -49,6 +49,9 @@ from ecard.certification.analysis import (
 from ecard.certification.entitlement import local_today, record_pass
 from ecard.certification.interfaces import Action, LandmarkFaceEngine
 from ecard.certification.models import (
+    ENTITLEMENT,
+    ISSUANCE,
+    PURPOSES,
     Appeal,
     AppealFrame,
     BenefitRecipient,
@@ -68,7 +71,7 @@ from ecard.registry.models import FaceTemplate, Person
 SESSION_EXPIRED = "SESSION_EXPIRED"
 FAILURES_BEFORE_APPEAL = 3
 SEEN_FRAMES_LOOKBACK = 2000  # newest frame hashes of a person compared for replays
-ISSUANCE_SESSION_MAX_AGE_S = 600
+SPEND_MAX_AGE_S = 600  # a passed issuance or PIN-reset session is usable for 10 minutes
 
 NEXT_STEPS = {
     "elder_mode": ("请切换到长辈模式再试一次：只需做一个动作，没有时间限制，有语音提示。",
@@ -96,11 +99,21 @@ def age_band(birth: date, today: date) -> str:
 @dataclass(frozen=True)
 class StartRequest:
     mode: str = STANDARD
-    purpose: str = "entitlement"
+    purpose: str = ENTITLEMENT
     sign_no: str | None = None
     name: str | None = None          # purpose issuance, before the first e-card
     id_number: str | None = None
     card_no: str | None = None
+
+
+@dataclass(frozen=True)
+class SpentSession:
+    """What a spent session leaves on the step it allowed: the face score (farthest
+    frame distance to the enrolment template) and the mode it was done in."""
+
+    session_id: str
+    mode: str
+    face_score: float | None
 
 
 @dataclass(frozen=True)
@@ -136,13 +149,13 @@ class CertificationService:
 
     # -- start -----------------------------------------------------------------
     def start(self, session: Session, channel_no: str, req: StartRequest) -> dict[str, Any]:
-        if req.mode not in (STANDARD, ELDER) or req.purpose not in ("entitlement", "issuance"):
+        if req.mode not in (STANDARD, ELDER) or req.purpose not in PURPOSES:
             raise EcardError("VALIDATION_FAILED", details={"mode": req.mode,
                                                            "purpose": req.purpose})
         person_id, sign_no = self._person(session, channel_no, req)
         if session.get(FaceTemplate, person_id) is None:
             raise EcardError("ENROLMENT_PHOTO_MISSING")
-        if req.purpose == "entitlement":
+        if req.purpose == ENTITLEMENT:
             recipient = self._recipient(session, person_id)
             if recipient is None:
                 raise EcardError("RECIPIENT_NOT_FOUND")
@@ -179,7 +192,7 @@ class CertificationService:
             if ecard.status != "active":
                 raise EcardError("ECARD_NOT_ACTIVE", details={"status": ecard.status})
             return ecard.person_id, ecard.sign_no
-        if req.purpose == "issuance" and req.name and req.id_number and req.card_no:
+        if req.purpose == ISSUANCE and req.name and req.id_number and req.card_no:
             ident = identify(session, self.protector, self.clock, name=req.name,
                              id_number=req.id_number, card_no=req.card_no)
             return ident.person.id, None
@@ -286,7 +299,7 @@ class CertificationService:
             body.update(_message(reason))
         if passed:
             recipient = self._recipient(session, p.person_id)
-            if p.purpose == "entitlement" and recipient is not None:
+            if p.purpose == ENTITLEMENT and recipient is not None:
                 body["entitlement"] = record_pass(session, self.clock, recipient, today, actor,
                                                   source=f"session:{p.id}",
                                                   channel_no=channel_no)
@@ -358,28 +371,42 @@ class CertificationService:
                      "frames": len(frames)})
         return appeal
 
-    # -- issuance ----------------------------------------------------------------
-    def spend_for_issuance(self, session: Session, channel_no: str, session_id: str,
-                           person_id: int) -> float | None:
-        """Use a passed issuance session of ``person_id`` once, within 10 minutes of its
-        decision; returns the session's farthest frame distance (the face score)."""
+    # -- spending a passed session (issuance, PIN reset) -------------------------
+    def spend(self, session: Session, channel_no: str, session_id: str, person_id: int, *,
+              purpose: str) -> SpentSession:
+        """Use a passed session of ``person_id``, started by ``channel_no`` for
+        ``purpose``, once and within 10 minutes of its decision (inside the caller's
+        transaction: if the caller's request is refused later, the rollback un-spends
+        it). ``CERTIFICATION_SESSION_INVALID`` otherwise, with the failed condition in
+        ``details.reason`` (the channel started the session, so this reveals nothing
+        it does not know)."""
         now = self.clock.now()
         row = session.scalars(select(CertificationSession).where(
             CertificationSession.id == session_id,
             CertificationSession.channel_no == channel_no)).one_or_none()
-        if (row is None or row.person_id != person_id or row.purpose != "issuance"
-                or row.passed is not True or row.decided_at is None
-                or now - utc(row.decided_at) > timedelta(seconds=ISSUANCE_SESSION_MAX_AGE_S)):
-            raise EcardError("CERTIFICATION_SESSION_INVALID")
+        problem = None
+        if row is None:
+            problem = "not_found"
+        elif row.person_id != person_id:
+            problem = "other_person"
+        elif row.purpose != purpose:
+            problem = "other_purpose"
+        elif row.passed is not True or row.decided_at is None:
+            problem = "not_passed"
+        elif now - utc(row.decided_at) > timedelta(seconds=SPEND_MAX_AGE_S):
+            problem = "too_old"
+        if problem is not None:
+            raise EcardError("CERTIFICATION_SESSION_INVALID", details={"reason": problem})
         spent = session.execute(
             update(CertificationSession)
             .where(CertificationSession.id == session_id, CertificationSession.used_at.is_(None))
             .values(used_at=now))
         if spent.rowcount != 1:  # type: ignore[attr-defined]
-            raise EcardError("CERTIFICATION_SESSION_INVALID", details={"used": True})
+            raise EcardError("CERTIFICATION_SESSION_INVALID", details={"reason": "used"})
         attempt = session.scalars(select(CertificationAttempt).where(
             CertificationAttempt.session_id == session_id)).one()
-        return None if attempt.max_distance is None else round(attempt.max_distance, 4)
+        score = None if attempt.max_distance is None else round(attempt.max_distance, 4)
+        return SpentSession(session_id=session_id, mode=attempt.mode, face_score=score)
 
 
 def landmark_engine(engine: FaceEngine) -> LandmarkFaceEngine:

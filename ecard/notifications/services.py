@@ -24,6 +24,11 @@ def enqueue_notification(session: Session, clock: Clock, channel_no: str,
     """Add a pending notification for ``channel_no``, due at once."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}; expected one of {EVENTS}")
+    # Each channel kind receives its own shape of the payload (channel_adapters);
+    # imported here because the adapters build on the domains that call this.
+    from channel_adapters.registry import shape_notification
+
+    payload = shape_notification(session, channel_no, event, payload)
     now = clock.now()
     note = Notification(channel_no=channel_no, sign_no=sign_no, event=event,
                         payload={"event": event, **payload}, status="pending", attempts=0,

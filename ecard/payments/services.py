@@ -26,7 +26,8 @@ from ecard.cards.level2 import DEVICE_SECRET_CONTEXT, usable_ecard
 from ecard.cards.models import ECard
 from ecard.cards.pin import PinService
 from ecard.channels.interfaces import AuthenticatedChannel
-from ecard.clock import Clock, utc
+from ecard.clock import Clock, FrozenClock, utc
+from ecard.notifications.services import enqueue_notification
 from ecard.payments import ledger
 from ecard.payments.codes import (
     MAC_DIGITS,
@@ -110,6 +111,19 @@ def capture(session: Session, payment: Payment, now: datetime) -> None:
     ledger.post(session, "payment", payment.id,
                 [ledger.Leg(holder, -payment.amount_fen),
                  ledger.Leg(merchant, payment.amount_fen)], now)
+    notify_holder_channel(session, payment, "payment_captured", now)
+
+
+def notify_holder_channel(session: Session, payment: Payment, event: str, now: datetime,
+                          **extra: Any) -> None:
+    """Tell the channel whose e-card paid (its user's bill); no personal data."""
+    ecard = session.get_one(ECard, payment.ecard_id)
+    enqueue_notification(session, FrozenClock(now), ecard.channel_no, ecard.sign_no, event, {
+        "sign_no": ecard.sign_no, "openid": ecard.openid, "payment_id": payment.id,
+        "merchant_no": payment.merchant_no, "order_id": payment.order_id,
+        "amount_fen": payment.amount_fen, "currency": payment.currency,
+        "scene": payment.scene, "kind": payment.kind, "refunded_fen": payment.refunded_fen,
+        "occurred_at": now.isoformat(), **extra})
 
 
 def audit_payment(session: Session, clock: Clock, actor: Actor, action: str, payment: Payment,
@@ -315,6 +329,8 @@ class PaymentService:
                     [ledger.Leg(merchant, -amount_fen), ledger.Leg(holder, amount_fen)], now)
         payment = load_payment(session, payment_id)
         assert payment is not None
+        notify_holder_channel(session, payment, "payment_refunded", now, refund_id=refund_id,
+                              refund_fen=amount_fen)
         audit_payment(session, self.clock, Actor("channel", merchant_no), "payment.refunded",
                       payment, refund_id=refund_id, refund_fen=amount_fen)
         view = self._same_refund(session, payment_id, refund_id, amount_fen)

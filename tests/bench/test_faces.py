@@ -12,52 +12,29 @@ falls on both alike; each figure is the median of the runs.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from ecard.certification.analysis import analyse_frame, decide_session
 from ecard.certification.interfaces import Action
+from ecard.cli import main
 from ecard.config import DEFAULTS
 from ecard.faces.engine import DlibFaceEngine, face_recognition_module
-from ecard.faces.evaluate import evaluate_manifest
 from ecard.faces.images import load_rgb
 from ecard.faces.services import single_face
+from tests.bench.conftest import merge_results
 
 pytestmark = pytest.mark.bench
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results.json"
 MAX_BYTES = int(DEFAULTS["MAX_IMAGE_BYTES"])
 THRESHOLD = float(DEFAULTS["FACE_THRESHOLD_ISSUANCE"])
 RUNS = 10
 
-
-def merge_results(values: dict[str, float]) -> None:
-    """Add metrics to bench/results.json, keeping what other benchmarks wrote."""
-    try:
-        from tests.bench.conftest import merge_results as shared_merge  # type: ignore[attr-defined]
-    except ImportError:
-        shared_merge = None
-    if shared_merge is not None:
-        shared_merge(values)
-        return
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    current: dict[str, Any] = {}
-    if RESULTS.exists():
-        current = json.loads(RESULTS.read_text(encoding="utf-8") or "{}")
-    current.update(values)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(sorted(current.items())), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, RESULTS)
 
 
 def _ms(fn: Callable[[], object]) -> float:
@@ -115,7 +92,10 @@ def test_certification_frame_against_raw_encoding(faces_dir: Path) -> None:
 
 
 def test_matcher_error_rates_on_shared_set(faces_dir: Path) -> None:
-    report = evaluate_manifest(faces_dir / "manifest.json")
+    # through the command, as an operator runs it on any face set
+    result = CliRunner().invoke(main, ["faces", "evaluate", str(faces_dir / "manifest.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
     merge_results({"face_far": report["far"], "face_frr": report["frr"],
                    "face_margin": report["margin"]})
     assert report["far"] == 0.0

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ecard.audit.services import Actor
@@ -19,9 +17,9 @@ from ecard.cards.services import CardService
 from ecard.errors import EcardError
 from ecard.platform import Platform
 from tests.cards.conftest import BANK
-from tests.cards.helpers import GOOD_PIN, LIVE, OTHER_PIN, b64
+from tests.cards.helpers import GOOD_PIN, OTHER_PIN
 from tests.support.channel_client import ChannelIdentity
-from tests.support.factories import Holder, make_holder, make_id_number
+from tests.support.factories import Holder, make_holder, make_id_number, passed_session
 
 ID = make_id_number("110101", "19550307", "123")  # 11010119550307123X-like
 
@@ -131,11 +129,11 @@ def test_the_count_is_an_atomic_increment(cached_platform: Platform,
 
 
 def test_locked_pin_is_reset_by_a_face_check(cached_platform: Platform, svc: CardService,
-                                             bank: ChannelIdentity, holder: Holder,
-                                             faces_dir: Path) -> None:
+                                             bank: ChannelIdentity, holder: Holder) -> None:
     with cached_platform.db.transaction() as session:
         issued = svc.issue_card(session, BANK, IssueRequest(
-            holder.name, holder.id_number, holder.card_no, b64(faces_dir / LIVE), GOOD_PIN))
+            holder.name, holder.id_number, holder.card_no,
+            passed_session(cached_platform, holder.person_id, BANK), GOOD_PIN))
     sign_no = issued.card.sign_no
     for _ in range(MAX_FAILED_ATTEMPTS):
         with pytest.raises(EcardError), cached_platform.db.transaction() as session:
@@ -144,7 +142,8 @@ def test_locked_pin_is_reset_by_a_face_check(cached_platform: Platform, svc: Car
         svc.verify_pin(session, BANK, sign_no, GOOD_PIN)
     assert err.value.code == "PIN_LOCKED"
     with cached_platform.db.transaction() as session:
-        svc.reset_pin(session, BANK, sign_no, b64(faces_dir / LIVE), OTHER_PIN)
+        svc.reset_pin(session, BANK, sign_no, passed_session(
+            cached_platform, holder.person_id, BANK, purpose="pin_reset"), OTHER_PIN)
     row = _pin_row(cached_platform, holder.person_id)
     assert row.failed_attempts == 0 and row.locked_at is None
     with cached_platform.db.transaction() as session:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +10,9 @@ from sqlalchemy import func, select
 from ecard.cards.models import ECard
 from ecard.platform import Platform
 from tests.cards.conftest import BANK, GOV
-from tests.cards.helpers import GOOD_PIN, LIVE, OTHER_PERSON, OTHER_PIN, b64, signed
+from tests.cards.helpers import GOOD_PIN, OTHER_PIN, signed
 from tests.support.channel_client import ChannelIdentity, SignedClient
-from tests.support.factories import Holder
+from tests.support.factories import Holder, passed_session
 
 CARDS = "/api/v1/cards"
 
@@ -41,18 +40,24 @@ def _assert_no_raw_pii(raw: bytes, holder: Holder) -> None:
         assert secret not in text, f"raw PII in a response: {secret!r}"
 
 
+def _live(platform: Platform, holder: Holder, channel_no: str = BANK,
+          purpose: str = "issuance") -> str:
+    return passed_session(platform, holder.person_id, channel_no, purpose=purpose)
+
+
 def test_issue_read_and_already_issued(as_bank: SignedClient, holder: Holder,
-                                       faces_dir: Path) -> None:
-    face = b64(faces_dir / LIVE)
-    res = as_bank.post(CARDS, json=_body(holder, face_image=face, pin=GOOD_PIN))
+                                       cached_platform: Platform) -> None:
+    sid = _live(cached_platform, holder)
+    res = as_bank.post(CARDS, json=_body(holder, certification_session_id=sid, pin=GOOD_PIN))
     assert res.status_code == 201, res.get_json()
     card = res.get_json()
     assert card["event"] == "issued" and card["level"] == 1 and card["status"] == "active"
     assert card["name_masked"] == "*三" and card["id_masked"].count("*") == 10
-    assert 0 < card["face_score"] < 0.5
+    assert card["face_score"] == 0.41
     _assert_no_raw_pii(res.data, holder)
 
-    again = as_bank.post(CARDS, json=_body(holder, face_image=face, pin=GOOD_PIN))
+    again = as_bank.post(CARDS, json=_body(holder, certification_session_id=sid,
+                                           pin=GOOD_PIN))
     assert again.status_code == 200
     assert again.get_json()["event"] == "already_issued"
     assert again.get_json()["sign_no"] == card["sign_no"]
@@ -65,17 +70,25 @@ def test_issue_read_and_already_issued(as_bank: SignedClient, holder: Holder,
 
 
 def test_refusals_answer_the_envelope_and_write_nothing(
-        as_bank: SignedClient, holder: Holder, faces_dir: Path,
-        cached_platform: Platform) -> None:
-    res = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / OTHER_PERSON),
-                                         pin=GOOD_PIN), headers={"Accept-Language": "en"})
+        as_bank: SignedClient, holder: Holder, cached_platform: Platform) -> None:
+    res = as_bank.post(CARDS, json=_body(holder, pin=GOOD_PIN),
+                       headers={"Accept-Language": "en"})
     assert res.status_code == 422
     body = res.get_json()
-    assert body["code"] == "FACE_MISMATCH" and "enrolment photo" in body["message"]
-    assert body["message_zh"] and body["request_id"]
+    assert body["code"] == "CERTIFICATION_SESSION_REQUIRED"
+    assert "face check first" in body["message"] and "刷脸" in body["message_zh"]
+    assert body["request_id"]
     _assert_no_raw_pii(res.data, holder)
-    res = as_bank.post(CARDS, json=_body(holder, name="李四", face_image="x" * 20))
+    res = as_bank.post(CARDS, json=_body(holder, certification_session_id="cs_other",
+                                         pin=GOOD_PIN))
+    assert (res.status_code, res.get_json()["code"]) == (422, "CERTIFICATION_SESSION_INVALID")
+    res = as_bank.post(CARDS, json=_body(holder, name="李四",
+                                         certification_session_id=_live(cached_platform,
+                                                                        holder)))
     assert (res.status_code, res.get_json()["code"]) == (422, "IDENTITY_MISMATCH")
+    # the single image of the old form is refused as an unknown field
+    res = as_bank.post(CARDS, json=_body(holder, face_image="x" * 20, pin=GOOD_PIN))
+    assert res.get_json()["code"] == "VALIDATION_FAILED"
     with cached_platform.db.session() as session:
         assert session.scalar(select(func.count()).select_from(ECard)) == 0
 
@@ -101,9 +114,9 @@ def test_every_endpoint_needs_a_channel_token(client: Any, holder: Holder) -> No
 
 
 def test_relink_unlink_and_the_channel_list(as_bank: SignedClient, as_gov: SignedClient,
-                                            holder: Holder, faces_dir: Path) -> None:
-    bank = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / LIVE),
-                                          pin=GOOD_PIN)).get_json()
+                                            holder: Holder, cached_platform: Platform) -> None:
+    bank = as_bank.post(CARDS, json=_body(holder, pin=GOOD_PIN, certification_session_id=_live(
+        cached_platform, holder))).get_json()
     wrong = as_gov.post(CARDS, json=_body(holder, pin=OTHER_PIN))
     assert (wrong.status_code, wrong.get_json()["code"]) == (401, "PIN_WRONG")
     assert wrong.get_json()["details"] == {"remaining_attempts": 5}
@@ -131,23 +144,31 @@ def test_relink_unlink_and_the_channel_list(as_bank: SignedClient, as_gov: Signe
     assert (res.status_code, res.get_json()["code"]) == (409, "ECARD_NOT_ACTIVE")
 
 
-def test_pin_verify_and_reset(as_bank: SignedClient, holder: Holder, faces_dir: Path) -> None:
-    card = as_bank.post(CARDS, json=_body(holder, face_image=b64(faces_dir / LIVE),
-                                          pin=GOOD_PIN)).get_json()
+def test_pin_verify_and_reset_with_a_pin_reset_session(
+        as_bank: SignedClient, holder: Holder, cached_platform: Platform) -> None:
+    card = as_bank.post(CARDS, json=_body(holder, pin=GOOD_PIN, certification_session_id=_live(
+        cached_platform, holder))).get_json()
     verify = f"{CARDS}/{card['sign_no']}/pin/verify"
     assert as_bank.post(verify, json={"pin": GOOD_PIN}).get_json() == {
         "verified": True, "sign_no": card["sign_no"]}
     assert as_bank.post(verify, json={"pin": "12"}).get_json()["code"] == "PIN_FORMAT_INVALID"
     reset = f"{CARDS}/{card['sign_no']}/pin/reset"
-    res = as_bank.post(reset, json={"face_image": b64(faces_dir / OTHER_PERSON),
+    res = as_bank.post(reset, json={"new_pin": OTHER_PIN})
+    assert res.get_json()["code"] == "CERTIFICATION_SESSION_REQUIRED"
+    issuance = _live(cached_platform, holder)  # a session for another step
+    res = as_bank.post(reset, json={"certification_session_id": issuance,
                                     "new_pin": OTHER_PIN})
-    assert res.get_json()["code"] == "FACE_MISMATCH"
-    res = as_bank.post(reset, json={"face_image": b64(faces_dir / LIVE), "new_pin": "111111"})
-    assert res.get_json()["code"] == "PIN_TOO_WEAK"
-    res = as_bank.post(reset, json={"face_image": b64(faces_dir / LIVE), "new_pin": OTHER_PIN})
-    assert res.status_code == 200
+    assert (res.get_json()["code"], res.get_json()["details"]) == (
+        "CERTIFICATION_SESSION_INVALID", {"reason": "other_purpose"})
+    sid = _live(cached_platform, holder, purpose="pin_reset")
+    res = as_bank.post(reset, json={"certification_session_id": sid, "new_pin": "111111"})
+    assert res.get_json()["code"] == "PIN_TOO_WEAK"  # refused: the session stays unspent
+    res = as_bank.post(reset, json={"certification_session_id": sid, "new_pin": OTHER_PIN})
+    assert res.status_code == 200, res.get_json()
     assert as_bank.post(verify, json={"pin": OTHER_PIN}).status_code == 200
     assert as_bank.post(verify, json={"pin": GOOD_PIN}).get_json()["code"] == "PIN_WRONG"
+    again = as_bank.post(reset, json={"certification_session_id": sid, "new_pin": "730529"})
+    assert again.get_json()["details"] == {"reason": "used"}
 
 
 def test_openapi_lists_the_card_endpoints(client: Any) -> None:

@@ -4,8 +4,8 @@ actions, and frame uploads.
 
 katiehill (person_13) has no enrolment photo in the shared set: her frontal frame 0
 (yaw 0.07, eyes open) is enrolled as her template (registry path: ``make_holder``),
-and frame 0 is never sent in a session. Her e-card in the channel is issued with her
-frame 5 as the live face.
+and frame 0 is never sent in a session. Her e-card in the channel is written directly
+(issuance through a liveness session is tested in ``test_issuance.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from ecard.cards.interfaces import IssueRequest
+from ecard.cards.models import ECard, allocate_status_index
+from ecard.cards.services import new_sign_no
 from ecard.cards.views import card_service
 from ecard.certification.interfaces import Action
 from ecard.certification.models import BenefitRecipient
@@ -85,18 +86,24 @@ def upload(frames: list[bytes], start: datetime | None = None) -> dict[str, Any]
 def katie_holder(platform: Platform, faces_dir: Path, channel: ChannelIdentity,
                  *, birth: str = "19480307", recipient: bool = True) -> tuple[Holder, str]:
     """katiehill in the registry (template: her frame 0), her e-card in ``channel``
-    (issued with her frame 5), and a benefit recipient record."""
+    and a benefit recipient record."""
     from tests.support.factories import make_id_number
     tmp = faces_dir / "liveness" / KATIE / "frames" / "frame_00000.jpg"
     holder = make_holder(platform, name="凯蒂", id_number=make_id_number("110101", birth),
                          photo=tmp)
-    face = base64.b64encode(frame_bytes(faces_dir, KATIE, 5)).decode()
+    now = platform.clock.now()
     with platform.db.transaction() as session:
-        result = card_service(platform).issue_card(session, channel.channel_no, IssueRequest(
-            name=holder.name, id_number=holder.id_number, card_no=holder.card_no,
-            face_image=face, pin=GOOD_PIN))
+        # her e-card, written directly (issuance through a session: test_issuance.py)
+        card_service(platform).pins.set_initial(session, holder.person_id, GOOD_PIN)
+        ecard = ECard(sign_no=new_sign_no("110101"), person_id=holder.person_id,
+                      channel_no=channel.channel_no, card_id=holder.card_id,
+                      openid=platform.protector.pseudonym(channel.channel_no,
+                                                          str(holder.person_id)),
+                      status_index=allocate_status_index(session, now), level=1,
+                      status="active", face_score=0.3, issued_at=now, updated_at=now,
+                      unlinked_at=None)
+        session.add(ecard)
         if recipient:
-            now = platform.clock.now()
             session.add(BenefitRecipient(
                 person_id=holder.person_id, type="enterprise_retiree",
                 monthly_pension_fen=300000, funeral_grant_fen=1500000,
@@ -106,7 +113,7 @@ def katie_holder(platform: Platform, faces_dir: Path, channel: ChannelIdentity,
                 period_months=14, certified_until=(now + timedelta(days=200)).date(),
                 status="valid", backpay_due=False, backpay_months=0, last_certified_at=None,
                 died_on=None, row_hash="test", created_at=now, updated_at=now))
-    return holder, result.card.sign_no
+    return holder, ecard.sign_no
 
 
 def setup_platform(platform: Platform) -> ChannelIdentity:

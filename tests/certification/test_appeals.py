@@ -77,3 +77,32 @@ def test_three_failures_open_an_appeal_reviewed_by_an_operator(
     again = ops.post(f"{OPS}/{appeal_id}/decision", json={"decision": "reject"}, headers=auth)
     assert (again.status_code, again.get_json()["code"]) == (409, "APPEAL_ALREADY_DECIDED")
     assert holder.person_id > 0
+
+
+def test_an_approved_issuance_appeal_certifies_no_pension(
+        app: Flask, platform: Platform, faces_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three failed issuance checks open an appeal too; approving it records the
+    operator's decision but extends no entitlement (that needs a pension check)."""
+    channel = setup_platform(platform)
+    holder, _ = katie_holder(platform, faces_dir, channel)
+    client = signed(app.test_client(), channel)
+    monkeypatch.setattr(services, "draw_actions", lambda _m, _r: [Action.TURN_RIGHT])
+    other = [frame_bytes(faces_dir, HAMILTON, i) for i in (150, 122)]
+    who = {"name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no,
+           "purpose": "issuance"}
+    for _ in range(3):
+        s = client.post(SESSIONS, json=who).get_json()
+        step = client.post(f"{SESSIONS}/{s['session_id']}/frames",
+                           json=upload(other)).get_json()["next_step"]
+    assert step["kind"] == "appeal"
+    with platform.db.transaction() as session:
+        _, token = add_operator(session, platform.clock, "reviewer2", Actor.system())
+        before = session.scalars(select(BenefitRecipient)).one().certified_until
+    res = app.test_client().post(f"{OPS}/{step['appeal_id']}/decision",
+                                 json={"decision": "approve"},
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 200 and res.get_json()["status"] == "approved"
+    assert "entitlement" not in res.get_json()
+    with platform.db.session() as session:
+        assert session.scalars(select(BenefitRecipient)).one().certified_until == before

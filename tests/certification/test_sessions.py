@@ -182,6 +182,35 @@ def test_elder_mode_one_action_long_deadline_spoken_prompts(
     assert body["passed"] and body["scores"]["threshold"] == 0.5  # never loosened
 
 
+def test_elder_mode_waits_five_minutes_and_never_loosens_identity(
+        world: tuple[SignedClient, str], start: Start, faces_dir: Path, clock: FrozenClock,
+        platform: Platform) -> None:
+    """Standard sessions end after 60 s; an elder session is still open after 200 s and
+    passes, while another person's face fails it at the same 0.5 threshold."""
+    client, _ = world
+    client.now = lambda: clock.now().timestamp()
+    t0 = clock.now()
+    standard = start([Action.OPEN_MOUTH])
+    elder = start([Action.TURN_RIGHT], mode="elder")
+    assert _deadline_s(standard, t0) == 60 and _deadline_s(elder, t0) == 300
+    clock.advance(seconds=200)
+    late = _send(client, standard["session_id"], _katie(faces_dir, 92, 148, 168)).get_json()
+    assert late["reason"] == "SESSION_EXPIRED"
+    body = _send(client, elder["session_id"], _katie(faces_dir, 120, 45, 100)).get_json()
+    assert body["passed"] is True, body
+    impostor = start([Action.TURN_RIGHT], mode="elder")
+    other = [frame_bytes(faces_dir, HAMILTON, i) for i in (150, 122)]
+    failed = _send(client, impostor["session_id"], other).get_json()
+    assert failed["reason"] == "FACE_MISMATCH" and failed["scores"]["threshold"] == 0.5
+    assert failed["scores"]["max_distance"] > 0.5
+
+
+def _deadline_s(started: dict[str, Any], t0: Any) -> float:
+    from datetime import datetime
+    deadline = datetime.fromisoformat(started["deadline"])
+    return round((deadline - t0).total_seconds())
+
+
 def test_step_down_then_appeal(world: tuple[SignedClient, str], start: Start,
                                faces_dir: Path, platform: Platform) -> None:
     client, _ = world

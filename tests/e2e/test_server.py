@@ -88,8 +88,15 @@ def test_demo_script_issues_a_card_and_verifies_the_credential(
     done = subprocess.run([sys.executable, str(ROOT / "samples/demo/try_issue.py")], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "credential verified offline" in done.stdout
-    assert "370202195204180243" not in done.stdout  # the response masks the ID number
+    out = done.stdout
+    # a first e-card: refused without a face check, then a passed liveness session of
+    # real frames chosen for the actions the server drew, then issued with its id
+    assert "CERTIFICATION_SESSION_REQUIRED" in out and "passed=True" in out, out
+    assert '"event": "issued"' in out and "credential verified offline" in out
+    assert "330106195605120420" not in out  # the response masks the ID number
+    again = subprocess.run([sys.executable, str(ROOT / "samples/demo/try_issue.py")],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and '"event": "already_issued"' in again.stdout
 
 
 def test_jwks_and_docs_over_http(server: tuple[str, Path]) -> None:

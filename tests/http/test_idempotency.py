@@ -13,9 +13,9 @@ from ecard.http.idempotency import REPLAYED_HEADER, check_key, request_hash
 from ecard.http.models import IdempotencyRecord
 from ecard.notifications.models import Notification
 from ecard.platform import Platform
-from tests.cards.helpers import GOOD_PIN, LIVE, OTHER_PIN, CachingFaceEngine, b64, make_channel
+from tests.cards.helpers import GOOD_PIN, OTHER_PIN, CachingFaceEngine, make_channel
 from tests.support.channel_client import SignedClient
-from tests.support.factories import Holder, make_holder, make_id_number
+from tests.support.factories import Holder, make_holder, make_id_number, passed_session
 
 CARDS = "/api/v1/cards"
 BANK, GOV = "1000000001", "2000000002"
@@ -56,7 +56,8 @@ def test_a_retried_issuance_gets_the_first_answer(as_bank: SignedClient, platfor
                                                   faces_dir: Path) -> None:
     holder = make_holder(platform_, photo=faces_dir / "people/person_04/img1.jpg")
     body = {"name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no,
-            "face_image": b64(faces_dir / LIVE), "pin": GOOD_PIN}
+            "certification_session_id": passed_session(platform_, holder.person_id, BANK),
+            "pin": GOOD_PIN}
     first = as_bank.post(CARDS, json=body, headers=_key("issue-0001"))
     assert first.status_code == 201 and REPLAYED_HEADER not in first.headers
     again = as_bank.post(CARDS, json=body, headers=_key("issue-0001"))

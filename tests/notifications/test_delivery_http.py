@@ -145,8 +145,8 @@ def test_payloads_carry_no_personal_data(platform: Platform, make_worker: MakeWo
     from ecard.audit.services import Actor
     from ecard.cards.interfaces import IssueRequest
     from ecard.registry.services import set_card_status
-    from tests.cards.helpers import ENROL, GOOD_PIN, LIVE, CachingFaceEngine, b64, service
-    from tests.support.factories import make_holder
+    from tests.cards.helpers import ENROL, GOOD_PIN, CachingFaceEngine, service
+    from tests.support.factories import make_holder, passed_session
 
     platform.faces = CachingFaceEngine(platform.faces)
     holder = make_holder(platform, name="张三丰", photo=faces_dir / ENROL)
@@ -154,7 +154,8 @@ def test_payloads_carry_no_personal_data(platform: Platform, make_worker: MakeWo
     with platform.db.transaction() as session:
         svc.issue_card(session, CH1, IssueRequest(
             name=holder.name, id_number=holder.id_number, card_no=holder.card_no,
-            face_image=b64(faces_dir / LIVE), pin=GOOD_PIN))
+            certification_session_id=passed_session(platform, holder.person_id, CH1),
+            pin=GOOD_PIN))
     with platform.db.transaction() as session:
         set_card_status(session, platform.clock, Actor("operator", "t"), holder.card_no, "lost")
     from ecard.notifications.transport import FakeTransport

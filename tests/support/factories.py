@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -72,3 +73,34 @@ def make_holder(platform: Platform, *, id_number: str | None = None, name: str =
                 photo_enc=p.encrypt(data, "face_template.photo"),
                 photo_sha256=hashlib.sha256(data).hexdigest(), model=MODEL_NAME, updated_at=now))
         return Holder(person.id, card.id, id_number, name, card_no)
+
+
+def passed_session(platform: Platform, person_id: int, channel_no: str, *,
+                   purpose: str = "issuance", face_score: float = 0.41,
+                   passed: bool = True, mode: str = "standard",
+                   decided_ago_s: float = 0.0, sign_no: str | None = None) -> str:
+    """A decided liveness session written directly, for the tests of the steps that
+    spend one (issuance, PIN reset). Sessions themselves are decided on real frames in
+    tests/certification (including one issuance end to end through the API)."""
+    from datetime import timedelta
+
+    from ecard.certification.models import CertificationAttempt, CertificationSession
+
+    decided = platform.clock.now() - timedelta(seconds=decided_ago_s)
+    session_id = "cs_" + secrets.token_urlsafe(18)
+    with platform.db.transaction() as session:
+        session.add(CertificationSession(
+            id=session_id, channel_no=channel_no, sign_no=sign_no, person_id=person_id,
+            mode=mode, purpose=purpose, nonce=secrets.token_urlsafe(24),
+            actions=["blink", "open_mouth"], status="decided", passed=passed,
+            reason=None if passed else "FACE_MISMATCH", created_at=decided,
+            deadline=decided + timedelta(seconds=60), decided_at=decided, used_at=None))
+        session.flush()
+        session.add(CertificationAttempt(
+            session_id=session_id, person_id=person_id, channel_no=channel_no, mode=mode,
+            purpose=purpose, passed=passed, reason=None if passed else "FACE_MISMATCH",
+            reasons=[] if passed else ["FACE_MISMATCH"], threshold=0.5,
+            max_distance=face_score, max_pairwise_distance=0.3,
+            scores={"max_distance": face_score}, frame_count=5, age_band="70-79",
+            local_day=decided.date(), decided_at=decided))
+    return session_id

@@ -14,9 +14,9 @@ from flask import Flask
 from ecard.cli import main as cli
 from ecard.platform import Platform
 from ecard.tokens.interfaces import InvalidToken
-from tests.cards.helpers import GOOD_PIN, LIVE, CachingFaceEngine, b64, make_channel
+from tests.cards.helpers import GOOD_PIN, CachingFaceEngine, make_channel
 from tests.support.channel_client import SignedClient
-from tests.support.factories import make_holder
+from tests.support.factories import make_holder, passed_session
 
 BANK, GOV = "1000000001", "2000000002"
 TYP = "ecard-credential+jwt"
@@ -39,7 +39,8 @@ def sign_no(as_bank: SignedClient, platform_: Platform, faces_dir: Path) -> str:
     holder = make_holder(platform_, photo=faces_dir / "people/person_04/img1.jpg")
     res = as_bank.post("/api/v1/cards", json={
         "name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no,
-        "face_image": b64(faces_dir / LIVE), "pin": GOOD_PIN})
+        "certification_session_id": passed_session(platform_, holder.person_id, BANK),
+        "pin": GOOD_PIN})
     assert res.status_code == 201, res.get_json()
     value: str = res.get_json()["sign_no"]
     return value
