@@ -14,6 +14,16 @@ $(UV):
 
 install: $(UV)
 	$(UV) sync --frozen --quiet
+	@# The browser tests (tests/web) drive Debian's Chromium; without it they skip.
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/chromium missing (needs root and apt-get): browser tests will skip"; \
+	  fi; \
+	fi
 
 run: install
 	$(UV) run ecard init

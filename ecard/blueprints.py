@@ -46,3 +46,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     init_adapters(app)
     api.register_blueprint(adapters_bp)
+
+    from ecard.web.views import bp as h5_links_bp
+    from ecard.web.views import pages as h5_pages
+
+    api.register_blueprint(h5_links_bp)
+    app.register_blueprint(h5_pages)

@@ -365,6 +365,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "BANK_NOT_CONNECTED": ErrorSpec(
         409, "您的社保卡开户银行暂未接入短信验证服务，请到开户银行网点办理。",
         "The card's bank is not connected for SMS codes; visit a branch of the card's bank."),
+    # --- H5 pages -----------------------------------------------------------
+    "H5_LINK_INVALID": ErrorSpec(
+        401, "认证链接无效或已过期，请返回应用重新进入。",
+        "This certification link is not valid or has expired; go back to the app and "
+        "open it again."),
 }
 
 
