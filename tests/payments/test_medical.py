@@ -20,6 +20,7 @@ from ecard.payments.models import Account, MedicalSettlement, Payment, Refund
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
 from tests.payments.conftest import HOLDER_CH, MERCHANT, Card, Device
+from tests.payments.helpers import clear_of_cst_midnight
 from tests.support.channel_client import SignedClient
 
 PAY = "/api/v1/payments"
@@ -217,6 +218,7 @@ def test_reconcile_shows_the_parts(as_merchant: SignedClient, device: Device,
                                    clock: FrozenClock, tmp_path: Any,
                                    test_config: dict[str, Any],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_of_cst_midnight(clock)
     pid = _pay(as_merchant, device.code(clock), medical=_bill()).get_json()["payment_id"]
     clock.advance(seconds=30)
     _pay(as_merchant, device.code(clock), amount=700, order="plain")

@@ -17,6 +17,7 @@ from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
 from tests.payments.conftest import SHOP, Card, Device, device_of, enable
+from tests.payments.helpers import clear_of_cst_midnight
 from tests.support.channel_client import SignedClient
 
 PAY = "/api/v1/payments"
@@ -212,6 +213,7 @@ def test_currency_and_visibility(as_merchant: SignedClient, as_holder: SignedCli
 def test_reconcile_totals(as_merchant: SignedClient, device: Device, clock: FrozenClock,
                           platform: Platform, tmp_path: Any, test_config: dict[str, Any],
                           monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_of_cst_midnight(clock)
     pid = _pay(as_merchant, device.code(clock), amount=5000).get_json()["payment_id"]
     clock.advance(seconds=30)
     _pay(as_merchant, device.code(clock), amount=700, order="o-2")
@@ -236,3 +238,4 @@ def test_reconcile_totals(as_merchant: SignedClient, device: Device, clock: Froz
     res = CliRunner().invoke(main, ["payments", "reconcile", "--merchant", "3000000003",
                                     "--date", day])
     assert res.exit_code != 0 and "does not match the ledger" in res.output
+
