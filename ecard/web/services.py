@@ -36,6 +36,7 @@ PAGE_PATH = "/h5/certify/{session_id}"
 
 @dataclass(frozen=True)
 class Link:
+    session_id: str
     path: str
     url: str
     token: str
@@ -69,7 +70,8 @@ class H5Service:
                                              return_url=return_url))
         path = PAGE_PATH.format(session_id=row.id) + f"#t={token}"
         log.info("h5 link issued for session %s (channel %s)", row.id, channel_no)
-        return Link(path=path, url=self.public_url + path, token=token, expires_at=deadline)
+        return Link(session_id=row.id, path=path, url=self.public_url + path, token=token,
+                    expires_at=deadline)
 
     # -- for the page -------------------------------------------------------------
     def claims(self, token: str | None, session_id: str) -> LinkClaims:
