@@ -57,6 +57,7 @@ SESSION_TTL_S = 900
 SESSION_PREFIX = "H5S1"
 SESSION_PURPOSE = "h5_session"
 COOKIE = "ecard_h5"
+CSRF_PURPOSE = "h5_csrf"
 TYPES = frozenset({"ministry", "government"})
 
 
@@ -67,6 +68,21 @@ def issue_ticket(private_key: ec.EllipticCurvePrivateKey, *, channel_no: str, ki
               "exp": now_s + ttl_s, "jti": secrets.token_urlsafe(16) if jti is None else jti}
     return jwt.encode(claims, private_key, algorithm="ES256",
                       headers={"kid": kid, "typ": TICKET_TYP})
+
+
+def csrf_token(protector: DataProtector, session_token: str) -> str:
+    """What our own H5 pages echo in ``X-Ecard-CSRF`` on a POST that the session cookie
+    authorises: a MAC of the session token under its own purpose, rendered into the
+    page by the server. The cookie is SameSite=Strict already; the header also needs a
+    value another site cannot read, and forces a CORS preflight on any cross-origin
+    attempt."""
+    return protector.blind_index(session_token, purpose=CSRF_PURPOSE)
+
+
+def csrf_ok(protector: DataProtector, session_token: str, presented: str | None) -> bool:
+    if not presented:
+        return False
+    return hmac.compare_digest(presented.encode(), csrf_token(protector, session_token).encode())
 
 
 @dataclass(frozen=True)

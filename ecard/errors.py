@@ -370,6 +370,10 @@ CATALOGUE: dict[str, ErrorSpec] = {
         401, "认证链接无效或已过期，请返回应用重新进入。",
         "This certification link is not valid or has expired; go back to the app and "
         "open it again."),
+    "H5_CSRF_INVALID": ErrorSpec(
+        403, "页面已过期，请刷新后重试。",
+        "The request did not come from the platform's own page (missing or wrong "
+        "X-Ecard-CSRF, or another origin); reload the page and try again."),
 }
 
 

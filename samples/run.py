@@ -48,6 +48,7 @@ def main() -> int:
     ecard_url = f"http://127.0.0.1:{ECARD_PORT}"
     sample_url = f"http://127.0.0.1:{SAMPLE_PORT}"
     env = {**os.environ, "ECARD_URL": ecard_url}
+    env.setdefault("ECARD_PUBLIC_URL", ecard_url)  # H5 page links point at this server
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 

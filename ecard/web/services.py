@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ecard.certification.interfaces import Action
-from ecard.certification.models import CertificationAttempt, CertificationSession
-from ecard.certification.prompts import prompts
+from ecard.certification.models import Appeal, CertificationAttempt, CertificationSession
+from ecard.certification.prompts import STANDARD, prompts
+from ecard.certification.services import NEXT_STEPS
 from ecard.clock import Clock, utc
 from ecard.errors import CATALOGUE, EcardError
 from ecard.protect import load_master_key
@@ -36,6 +37,7 @@ PAGE_PATH = "/h5/certify/{session_id}"
 
 @dataclass(frozen=True)
 class Link:
+    session_id: str
     path: str
     url: str
     token: str
@@ -69,7 +71,8 @@ class H5Service:
                                              return_url=return_url))
         path = PAGE_PATH.format(session_id=row.id) + f"#t={token}"
         log.info("h5 link issued for session %s (channel %s)", row.id, channel_no)
-        return Link(path=path, url=self.public_url + path, token=token, expires_at=deadline)
+        return Link(session_id=row.id, path=path, url=self.public_url + path, token=token,
+                    expires_at=deadline)
 
     # -- for the page -------------------------------------------------------------
     def claims(self, token: str | None, session_id: str) -> LinkClaims:
@@ -102,7 +105,11 @@ class H5Service:
             attempt = session.scalars(select(CertificationAttempt).where(
                 CertificationAttempt.session_id == row.id)).first()
             reason = attempt.reason if attempt is not None else row.reason
-            body["outcome"] = outcome({"passed": bool(row.passed), "reason": reason}, claims)
+            decided: dict[str, Any] = {"passed": bool(row.passed), "reason": reason}
+            if not row.passed and attempt is not None:
+                # a reload of a failed page still says what to do next
+                decided["next_step"] = next_step_now(session, row, attempt)
+            body["outcome"] = outcome(decided, claims)
         body["return_url"] = back_url(claims, body.get("outcome"))
         return body
 
@@ -114,6 +121,21 @@ class H5Service:
         if row is None:
             raise EcardError("SESSION_NOT_FOUND")
         return row
+
+
+def next_step_now(session: Session, row: CertificationSession,
+                  attempt: CertificationAttempt) -> dict[str, Any]:
+    """The next step after a failed session, as the decision gave it: the appeal the
+    person has open (or opened that day), else elder mode after a standard session and
+    family help after an elder one (certification.services._next_step)."""
+    appeal = session.scalars(select(Appeal).where(
+        Appeal.person_id == row.person_id,
+        (Appeal.status == "open") | (Appeal.local_day == attempt.local_day))
+        .order_by(Appeal.id.desc())).first()
+    kind = "appeal" if appeal is not None else \
+        ("elder_mode" if row.mode == STANDARD else "family_assist")
+    return {"kind": kind, "message_zh": NEXT_STEPS[kind][0],
+            "appeal_id": None if appeal is None else appeal.id}
 
 
 def back_url(claims: LinkClaims, result: dict[str, Any] | None) -> str | None:

@@ -8,18 +8,28 @@ answers the page URL for a session the channel started.
 endpoints ``/h5/api/sessions/<id>`` (read) and ``/h5/api/sessions/<id>/frames``
 (submit), authorised by the link token as a bearer token. Every response of
 ``pages`` carries the security headers of :func:`_security_headers`.
+
+A government app's holder arrives through ``/h5/sso#ticket=…`` (the page redeems the
+ticket at ``POST /api/v1/h5/sso``, which sets the SameSite=Strict session cookie);
+``/h5/`` then offers their pension certification, and
+``POST /h5/api/sso/certification`` starts it (:mod:`ecard.web.entry`). That POST is
+authorised by the cookie and must also carry ``X-Ecard-CSRF``, a value rendered into
+our own pages only (``channel_adapters.gov_app.csrf_token``).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, jsonify, render_template, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from channel_adapters.gov_app import COOKIE, GovAppAdapter, H5Session, csrf_ok, csrf_token
+from channel_adapters.interfaces import SessionInvalid
 from ecard.certification.services import UploadedFrame
 from ecard.certification.views import certification_service
 from ecard.channels.flask_auth import current_channel, require_channel
@@ -27,6 +37,7 @@ from ecard.errors import EcardError
 from ecard.faces.images import decode_base64_image
 from ecard.http.idempotency import idempotent
 from ecard.platform import Platform, current_platform
+from ecard.web.entry import holder_entry, start_certification
 from ecard.web.schemas import H5LinkRequest, H5LinkResponse, PageFrames
 from ecard.web.services import H5Service, outcome, signer_from_config
 
@@ -99,10 +110,48 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+# -- the government-app sign-on session (cookie) ---------------------------------------
+def _signed_on(platform: Platform) -> H5Session | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return GovAppAdapter.check_session(platform.protector, platform.clock.now(), token)
+    except SessionInvalid:
+        return None
+
+
+def _same_origin(platform: Platform) -> bool:
+    # Browsers send Origin on every POST from a page; ours is this host (or the public
+    # URL a proxy in front of us answers under).
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    ours = {request.host_url.rstrip("/")}
+    public = urlsplit(str(platform.config.get("PUBLIC_URL") or ""))
+    if public.scheme and public.netloc:
+        ours.add(f"{public.scheme}://{public.netloc}")
+    return origin in ours
+
+
 # -- pages -----------------------------------------------------------------------------
 @pages.get("/")
 def home() -> str:
-    return render_template("h5/home.html", page="home")
+    platform = current_platform()
+    h5 = _signed_on(platform)
+    entry = None
+    if h5 is not None:
+        with platform.db.session() as session:
+            entry = holder_entry(session, h5)
+    csrf = csrf_token(platform.protector, h5.token) if h5 is not None and entry else None
+    return render_template("h5/home.html", page="home", entry=entry, sso_csrf=csrf)
+
+
+@pages.get("/sso")
+def sso_landing() -> str:
+    # The ticket rides in the fragment (never in a request line or a log); the page's
+    # script redeems it and goes on to the home.
+    return render_template("h5/sso.html", page="sso")
 
 
 @pages.get("/settings")
@@ -117,7 +166,11 @@ def certify(session_id: str) -> str:
     plain = session_id.replace("_", "").replace("-", "")
     if not 1 <= len(session_id) <= 40 or not (plain.isascii() and plain.isalnum()):
         raise EcardError("NOT_FOUND")
-    return render_template("h5/certify.html", page="certify", session_id=session_id)
+    platform = current_platform()
+    h5 = _signed_on(platform)
+    csrf = csrf_token(platform.protector, h5.token) if h5 is not None else None
+    return render_template("h5/certify.html", page="certify", session_id=session_id,
+                           sso_csrf=csrf)
 
 
 # -- the page's JSON endpoints -----------------------------------------------------------
@@ -157,3 +210,27 @@ def submit_frames(session_id: str) -> Response:
     log.info("h5 session %s decided: passed=%s reason=%s", claims.session_id,
              decision.get("passed"), decision.get("reason"))
     return jsonify(outcome(decision, claims))
+
+
+@pages.post("/api/sso/certification")
+def sso_start_certification() -> tuple[Response, int]:
+    """Start the signed-on holder's pension certification in the mode they chose
+    (``{"mode": "standard"|"elder"}``; default: the ``ecard_elder`` setting) and answer
+    the page's path with a fresh link token."""
+    platform = current_platform()
+    h5 = _signed_on(platform)
+    if h5 is None:
+        raise EcardError("H5_SESSION_INVALID")
+    if not _same_origin(platform) or not csrf_ok(platform.protector, h5.token,
+                                         request.headers.get("X-Ecard-CSRF")):
+        raise EcardError("H5_CSRF_INVALID")
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+    mode = data.get("mode") or ("elder" if request.cookies.get("ecard_elder") == "1"
+                                else "standard")
+    with platform.db.transaction() as session:
+        link = start_certification(session, certification_service(platform),
+                                   h5_service(platform), h5, str(mode))
+    log.info("h5 sso: certification started for channel %s", h5.channel_no)
+    return jsonify({"session_id": link.session_id, "mode": mode,
+                    "path": link.path, "expires_at": link.expires_at.isoformat()}), 201

@@ -239,6 +239,20 @@ def certification_start(username: str) -> tuple[Response, int]:
                                                  purpose="entitlement")), 201
 
 
+@bp.post("/users/<username>/certification/h5")
+def certification_page(username: str) -> tuple[Response, int]:
+    """The platform's own certification page instead of the app's camera: start a
+    session, then ask its link (``client.h5.create_link``) for the app's web view. The
+    page's back button returns to ``return_url`` with the result."""
+    data = _body()
+    sign_no = _sign_no(username)
+    session = _client().certification.start(sign_no=sign_no, mode=data.get("mode", "standard"),
+                                            purpose="entitlement")
+    link = _client().h5.create_link(session.session_id, return_url=data.get("return_url"))
+    return jsonify({"session_id": session.session_id, "mode": session.mode, "url": link.url,
+                    "path": link.path, "expires_at": link.expires_at}), 201
+
+
 @bp.post("/users/<username>/certification/<session_id>/frames")
 def certification_frames(username: str, session_id: str) -> Response:
     _sign_no(username)

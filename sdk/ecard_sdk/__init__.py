@@ -2,11 +2,13 @@
 
 * :class:`EcardClient` - signed calls to the platform, resource by resource
   (``client.cards``, ``client.identity_codes``, ``client.payments``, ``client.refunds``,
-  ``client.merchant_orders``, ``client.certification``), typed errors
+  ``client.merchant_orders``, ``client.certification``, ``client.h5``,
+  ``client.channel_users``), typed errors
   (:mod:`ecard_sdk.errors`), retries with idempotency keys.
 * :class:`PaymentCodeGenerator` - the device side of payment codes, offline.
 * :func:`verify_callback` - checks the platform's signed callbacks.
 * :class:`OfflineVerifier` - verifies identity codes at a terminal with no network.
+* :func:`ecard_sdk.h5.sso_ticket` - a government app's H5 sign-on ticket.
 
 See sdk/README.md for a tour with examples.
 """

@@ -27,6 +27,7 @@ class RequestOptions(TypedDict, total=False):
     """
 
     idempotency_key: str  # POST only; default: a fresh uuid4 hex per logical call
+    # (GET and PUT need none: repeating them has the effect of one)
     timeout: float  # seconds, connect and read each
     max_network_retries: int
     accept_language: str  # "zh" or "en": the language of error messages

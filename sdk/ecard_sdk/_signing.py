@@ -55,6 +55,11 @@ class ChannelSigner:
         self._new_jti = new_jti
         self._header = json_segment({"alg": "ES256", "typ": TOKEN_TYP, "kid": kid})
 
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        """The loaded key (for the other tokens a channel signs: H5 sign-on tickets)."""
+        return self._key
+
     def token(self, method: str, path_with_query: str, body: bytes, now: float) -> str:
         iat = int(now)
         claims = {"iss": self.channel_no, "aud": AUDIENCE, "iat": iat,

@@ -11,9 +11,13 @@ Every call signs a fresh channel token (:mod:`ecard_sdk._signing`). Retries: a c
 that got no answer, a 5xx, a 429 ``RATE_LIMITED`` or a 409 saying the same request is
 still running is tried again, up to ``max_network_retries`` times, after
 :meth:`EcardClient._sleep_time_s` (exponential, jittered, capped at 5 s, at least the
-server's ``Retry-After``). GETs change nothing, and every POST carries one
-``Idempotency-Key`` chosen before the first try, so a retried POST never acts twice:
-the platform answers the stored first answer (``obj.last_response.idempotent_replayed``).
+server's ``Retry-After``). GETs change nothing and a PUT sets a state (the same
+request twice leaves what one leaves), so both are retried as they are; every POST
+carries one ``Idempotency-Key`` chosen before the first try, so a retried POST never
+acts twice: the platform answers the stored first answer
+(``obj.last_response.idempotent_replayed``). Any other method (PATCH ...) is neither
+idempotent nor keyed, so after a try that may have reached the platform (no answer,
+5xx) it is not repeated; only a 429, which says nothing was done, is.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ecard_sdk._http import (
 from ecard_sdk._object import EcardObject, ResponseInfo
 from ecard_sdk._signing import DEFAULT_LIFETIME_S, ChannelSigner, PrivateKeyInput
 from ecard_sdk._version import __version__
+from ecard_sdk.adapters import H5, ChannelUsers
 from ecard_sdk.errors import (
     RETRYABLE_CONFLICTS,
     RETRYABLE_RATE_LIMITS,
@@ -60,6 +65,10 @@ from ecard_sdk.resources import (
 API = "/api/v1"
 INITIAL_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 5.0
+# RFC 9110 9.2.2: the same request again has the effect of one; safe to repeat.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# The platform stores key -> answer for these: a retry replays, never redoes.
+KEYED_METHODS = frozenset({"POST"})
 USER_AGENT = f"ecard-sdk-python/{__version__} python/{_platform.python_version()}"
 
 
@@ -115,6 +124,8 @@ class EcardClient:
         self.refunds = Refunds(self)
         self.merchant_orders = MerchantOrders(self)
         self.certification = Certification(self)
+        self.h5 = H5(self)
+        self.channel_users = ChannelUsers(self)
 
     # -- the platform and the channel ----------------------------------------
     def ping(self, *, options: RequestOptions | None = None) -> EcardObject:
@@ -198,11 +209,14 @@ class EcardClient:
             headers["Accept-Language"] = language
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
-        if method == "POST":
+        if method in KEYED_METHODS:
             # Chosen once, before the first try: every retry is the same request.
             headers["Idempotency-Key"] = opts.get("idempotency_key") or uuid.uuid4().hex
         headers.update(opts.get("headers", {}))
         url = self.base_url + path
+        # A request that may have reached the platform is repeated only when repeating
+        # cannot act twice: idempotent by nature, or keyed.
+        repeatable = method in IDEMPOTENT_METHODS or method in KEYED_METHODS
         attempt = 0
         while True:
             if auth:  # a fresh token (new jti) on every try: the platform burns each one
@@ -211,7 +225,7 @@ class EcardClient:
             try:
                 response = self._transport.send(method, url, body, headers, timeout)
             except TransportError as exc:
-                if attempt < retries:
+                if attempt < retries and repeatable:
                     attempt += 1
                     self._sleep(self._sleep_time_s(attempt))
                     continue
@@ -222,17 +236,21 @@ class EcardClient:
                 return response
             error = error_from_response(response.status, response.headers,
                                         _error_body(response.body))
-            delay = self._retry_delay_s(error, attempt + 1) if attempt < retries else None
+            delay = self._retry_delay_s(error, attempt + 1, repeatable) \
+                if attempt < retries else None
             if delay is None:
                 raise error
             attempt += 1
             self._sleep(delay)
 
-    def _retry_delay_s(self, error: EcardError, attempt: int) -> float | None:
-        """How long to wait before retrying ``error``; ``None``: do not retry."""
+    def _retry_delay_s(self, error: EcardError, attempt: int,
+                       repeatable: bool = True) -> float | None:
+        """How long to wait before retrying ``error``; ``None``: do not retry. A 429
+        means nothing was done, so it is retried for every method; a 5xx or a 409
+        "still running" only when the request is ``repeatable``."""
         status = error.http_status or 0
-        retryable = (status >= 500
-                     or (status == 409 and error.code in RETRYABLE_CONFLICTS)
+        retryable = ((repeatable and status >= 500)
+                     or (repeatable and status == 409 and error.code in RETRYABLE_CONFLICTS)
                      or (status == 429 and (error.code is None
                                             or error.code in RETRYABLE_RATE_LIMITS)))
         if not retryable:

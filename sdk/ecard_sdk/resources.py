@@ -57,6 +57,10 @@ class _Resource:
         return self._client.request("POST", f"/api/v1{path}", json=body,
                                     options=_opts(options, idempotency_key))
 
+    def _put(self, path: str, body: dict[str, Any],
+             options: RequestOptions | None) -> EcardObject:
+        return self._client.request("PUT", f"/api/v1{path}", json=body, options=options)
+
     def _get(self, path: str, options: RequestOptions | None,
              query: dict[str, Any] | None = None) -> EcardObject:
         return self._client.request("GET", f"/api/v1{path}", query=query, options=options)

@@ -85,6 +85,7 @@ class Stack:
             env.pop(name, None)
         stack = cls(instance, env)
         stack.env["ECARD_URL"] = stack.ecard_url
+        stack.env["ECARD_PUBLIC_URL"] = stack.ecard_url  # the H5 links point here
         return stack
 
     def run(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:

@@ -300,6 +300,29 @@ def test_entitlement_certification_in_the_app(stack: Stack, katie: str, clip: Cl
     assert again.status_code == 409 and again.json()["code"] == "SESSION_ALREADY_DECIDED"
 
 
+def test_the_app_hands_certification_to_the_h5_page(stack: Stack, katie: str) -> None:
+    link = app_call(stack, "POST", "/api/users/katie/certification/h5",
+                    {"mode": "elder", "return_url": f"{stack.sample_url}/"}, expect=201)
+    assert link["mode"] == "elder" and link["url"] == stack.ecard_url + link["path"]
+    page_path, token = link["path"].split("#t=")
+    assert page_path == f"/h5/certify/{link['session_id']}"
+    page = requests.get(stack.ecard_url + page_path, timeout=30)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    view = requests.get(f"{stack.ecard_url}/h5/api/sessions/{link['session_id']}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert (body["mode"], body["status"]) == ("elder", "open")
+    assert body["name_masked"].endswith("琴") and "周雅琴" not in view.text  # masked
+    assert body["return_url"].startswith(f"{stack.sample_url}/?session_id=")
+    forged = requests.get(f"{stack.ecard_url}/h5/api/sessions/{link['session_id']}",
+                          headers={"Authorization": f"Bearer {token[:-4]}AAAA"}, timeout=30)
+    assert forged.status_code == 401 and forged.json()["code"] == "H5_LINK_INVALID"
+    nobody = requests.post(f"{stack.sample_url}/api/users/nobody/certification/h5", json={},
+                           timeout=30)
+    assert nobody.status_code == 404 and nobody.json()["code"] == "USER_NOT_FOUND"
+
+
 def test_unlink_in_the_app(stack: Stack, katie: str) -> None:
     wrong = requests.post(f"{stack.sample_url}/api/users/katie/unlink",
                           json={"pin": "000000"}, timeout=30)

@@ -132,7 +132,7 @@ class FlakyProxy:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

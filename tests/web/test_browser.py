@@ -37,11 +37,11 @@ from tests.cards.helpers import signed
 from tests.certification.helpers import SESSIONS, katie_holder, setup_platform
 from tests.conftest import TEST_MASTER_KEY
 from tests.support.channel_client import SignedClient
+from tests.web.conftest import CHROMIUM
 from tests.web.video import clip_labels, load_rgb, plan_video, step_frames
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run"]
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -62,16 +62,6 @@ for (const name of ["alert", "confirm", "prompt"]) {
   window[name] = () => { window.__dialogs += 1; };
 }
 """
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (make install does "
-                    "it as root) to run the browser tests")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        yield p
 
 
 @dataclass

@@ -12,6 +12,8 @@
   var timers = [];
   var countdownTimer = null;
   var clockOffsetMs = 0; // server time minus this device's time
+  // a holder signed on through a government app can start a new session here
+  var signedOn = !!window.ecardH5.ssoCsrf();
 
   var FINAL_TEXT = { standard: "请正对屏幕，保持不动", elder: "好的，请您看着屏幕，不用动。" };
   var LABELS = { blink: "眨眼", open_mouth: "张嘴", turn_left: "向左转头",
@@ -248,7 +250,13 @@
     $("next-after").hidden = true;
     if (!passed && next) {
       $("next-message").textContent = next.message || "";
-      if (next.kind === "elder_mode") {
+      if (next.kind === "elder_mode" && signedOn) {
+        // signed on through a government app: start the elder session right here
+        $("use-elder").hidden = false;
+        $("use-elder").textContent = "用长辈模式重新认证";
+        $("next-after").hidden = false;
+        $("next-after").textContent = "点上面的按钮，马上用长辈模式再认证一次。";
+      } else if (next.kind === "elder_mode") {
         $("use-elder").hidden = window.ecardH5.isElder();
         $("next-after").hidden = false;
         $("next-after").textContent = "开启后请返回应用，重新进入认证。";
@@ -269,6 +277,16 @@
   $("retry-camera").addEventListener("click", start);
   $("use-elder").addEventListener("click", function () {
     window.ecardH5.setElder(true);
+    if (signedOn) {
+      $("use-elder").disabled = true;
+      window.ecardH5.startCertification("elder").then(function (data) {
+        window.location.assign(data.path);
+      }).catch(function (err) {
+        $("use-elder").disabled = false;
+        $("next-after").textContent = (err && err.userMessage) || "网络不太好，请稍后再试。";
+      });
+      return;
+    }
     $("use-elder").hidden = true;
     $("next-after").textContent = "长辈模式已开启 ✓。请返回应用，重新进入认证。";
   });

@@ -40,8 +40,31 @@
     } catch (e) { /* speech is a help, never a requirement */ }
   }
 
+  /* A holder signed on through a government app (the HttpOnly session cookie) may
+     start their own pension certification. The server renders data-sso-csrf into our
+     pages only; the POST echoes it in a header (the cookie alone is not enough). The
+     answer is the certify page's path with a fresh link token. */
+  function ssoCsrf() { return (document.body && document.body.dataset.ssoCsrf) || ""; }
+
+  function startCertification(mode) {
+    return fetch("/h5/api/sso/certification", { method: "POST", credentials: "same-origin",
+      cache: "no-store", headers: { "Content-Type": "application/json",
+        "Accept": "application/json", "X-Ecard-CSRF": ssoCsrf() },
+      body: JSON.stringify({ mode: mode }) })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          if (!res.ok) {
+            var err = new Error(data.code || ("HTTP " + res.status));
+            err.code = data.code; err.userMessage = data.message_zh || data.message;
+            throw err;
+          }
+          return data;
+        });
+      });
+  }
+
   window.ecardH5 = { isElder: storedElder, setElder: setElder, applyElder: applyElder,
-                     speak: speak };
+                     speak: speak, ssoCsrf: ssoCsrf, startCertification: startCertification };
   applyElder(storedElder());
   document.addEventListener("DOMContentLoaded", function () { applyElder(
     document.documentElement.classList.contains("elder")); });
