@@ -19,8 +19,8 @@ from ecard.payments.medical import MedicalBill, cumulative_parts, parse_policies
 from ecard.payments.models import Account, MedicalSettlement, Payment, Refund
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
-from tests.payments.conftest import HOLDER_CH, MERCHANT, Card, Device
 from tests.support.channel_client import SignedClient
+from tests.support.payments import HOLDER_CH, MERCHANT, Card, Device
 
 PAY = "/api/v1/payments"
 REGION = "110101"
@@ -282,7 +282,7 @@ def test_concurrent_bills_share_the_cap_once(app: Flask, platform: Platform, car
     fund pays 85.00 + 15.00 + 0 + 0, never more than the cap."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.payments.conftest import device_of, enable
+    from tests.support.payments import device_of, enable
     platform.config["MEDICAL_POLICIES"] = "11=8500:0:10000"
     devices = []
     for n in range(4):

@@ -16,8 +16,8 @@ from ecard.payments.models import Account, Payment, PaymentCodeUse, Posting
 from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
-from tests.payments.conftest import SHOP, Card, Device, device_of, enable
 from tests.support.channel_client import SignedClient
+from tests.support.payments import SHOP, Card, Device, device_of, enable
 
 PAY = "/api/v1/payments"
 
