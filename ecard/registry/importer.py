@@ -18,29 +18,19 @@ from __future__ import annotations
 
 import csv
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ecard.audit.services import Actor, AuditLog
 from ecard.clock import Clock
+from ecard.csvimport import SeenKeys, fit_to_header
 from ecard.db import Database
 from ecard.faces.interfaces import MODEL_NAME, FaceEngine
 from ecard.protect import DataProtector, mask_id_number, mask_name
@@ -171,7 +161,7 @@ class RegistryImporter:
                 try:
                     self._stream(fh, reader, header, run)
                 finally:
-                    run.drop_seen()
+                    run.seen.drop()
                 summary.elapsed_s = time.perf_counter() - started
                 with conn.begin():
                     session = Session(bind=conn)
@@ -212,25 +202,11 @@ class _Run:
                  photos: PhotoFolder, rejects: Any, summary: ImportSummary) -> None:
         self.imp, self.conn, self.header = importer, conn, header
         self.photos, self.rejects, self.summary = photos, rejects, summary
-        self.seen = Table(f"registry_import_seen_{uuid.uuid4().hex[:12]}", MetaData(),
-                          Column("k", String(80), primary_key=True), Column("line", Integer),
-                          prefixes=["TEMPORARY"])
-        with conn.begin():
-            self.seen.create(conn)
-
-    def drop_seen(self) -> None:
-        if self.conn.in_transaction():
-            self.conn.rollback()
-        with self.conn.begin():
-            self.seen.drop(self.conn)
+        self.seen = SeenKeys(conn, "registry_import_seen")
 
     # -- rejects -------------------------------------------------------------
     def reject(self, line: int, fields: list[str] | None, code: str, message: str) -> None:
-        fields = list(fields or [])
-        width = len(self.header.names)
-        if len(fields) > width:
-            message = f"{message} (fields beyond the header: {fields[width:]!r})"
-        fields = (fields + [""] * width)[:width]
+        fields, message = fit_to_header(list(fields or []), len(self.header.names), message)
         self.rejects.writerow([*fields, line, code, message])
         self.summary.rejected += 1
         self.summary.reasons[code] += 1
@@ -272,12 +248,8 @@ class _Run:
             return [*ks, "C" + p.row.replaced_by] if p.row.replaced_by else ks
 
         wanted = {k for p in rows for k in keys(p)}
-        claimed: dict[str, int] = {}
-        if wanted:
-            for key, line in self.conn.execute(
-                    select(self.seen.c.k, self.seen.c.line).where(self.seen.c.k.in_(wanted))):
-                claimed[key] = line
-        new_claims: list[dict[str, Any]] = []
+        claimed = self.seen.lines(wanted)
+        new_claims: list[tuple[str, int]] = []
         kept: list[_Prepared] = []
         for p in rows:
             dup = next((k for k in keys(p) if k in claimed), None)
@@ -289,10 +261,9 @@ class _Run:
                 continue
             for k in keys(p):
                 claimed[k] = p.row.line
-                new_claims.append({"k": k, "line": p.row.line})
+                new_claims.append((k, p.row.line))
             kept.append(p)
-        if new_claims:
-            self.conn.execute(insert(self.seen), new_claims)
+        self.seen.add(new_claims)
         return kept
 
     def _apply(self, rows: list[_Prepared]) -> None:
