@@ -9,11 +9,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from ecard.cards.models import ECard, allocate_status_index
 from ecard.cards.services import new_sign_no
 from ecard.cards.views import card_service
 from ecard.clock import FrozenClock
+from ecard.payments import ledger
 from ecard.payments.codes import generate_payment_code
+from ecard.payments.models import Account
 from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN
@@ -84,3 +88,18 @@ def enable(client: SignedClient, sms: CapturingSmsGateway, card: Card,
 
 def device_of(body: dict[str, Any]) -> Device:
     return Device(body["device_slot"], base64.b64decode(body["device_secret"]))
+
+
+def balances(platform: Platform) -> dict[str, int]:
+    """Every ledger account's balance, by ``kind:owner``."""
+    with platform.db.session() as session:
+        return {f"{a.kind}:{a.owner}": a.balance_fen for a in session.scalars(select(Account))}
+
+
+def assert_ledger_invariants(platform: Platform) -> None:
+    """Every posting balances, the ledger sums to zero, and only external accounts
+    (the outside world) may be below zero."""
+    with platform.db.session() as session:
+        assert ledger.unbalanced_postings(session) == []
+        assert ledger.total_balance(session) == 0
+    assert all(b >= 0 for k, b in balances(platform).items() if not k.startswith("external:"))
