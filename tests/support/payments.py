@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ecard.cards.models import ECard, allocate_status_index
 from ecard.cards.services import new_sign_no
@@ -22,7 +23,7 @@ from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN
 from tests.support.channel_client import SignedClient
-from tests.support.factories import make_holder, make_id_number
+from tests.support.factories import Holder, make_holder, make_id_number
 
 HOLDER_CH = "1000000001"
 MERCHANT = "3000000003"
@@ -54,19 +55,27 @@ def issue_level1(platform: Platform, channel_no: str, *, seq: int = 1,
                          bank_account="6222020200112233445" if bank else None,
                          reserved_phone="13800138000" if bank else None,
                          bank_code=bank_code)
-    now = platform.clock.now()
     pins = card_service(platform).pins
     with platform.db.transaction() as session:
         pins.set_initial(session, holder.person_id, pin)
-        index = allocate_status_index(session, now)
-        ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
-                      channel_no=channel_no, card_id=holder.card_id,
-                      openid=platform.protector.pseudonym(channel_no, str(holder.person_id)),
-                      level=1, status="active", face_score=0.4, issued_at=now,
-                      updated_at=now, unlinked_at=None)
-        session.add(ecard)
-        session.flush()
+        ecard = insert_level1_ecard(session, platform, holder, channel_no)
         return Card(ecard.sign_no, holder.person_id, ecard.id)
+
+
+def insert_level1_ecard(session: Session, platform: Platform, holder: Holder,
+                        channel_no: str) -> ECard:
+    """An active level-1 e-card row for ``holder`` in ``channel_no``, written directly
+    (no liveness session): the starting point of payments tests and benchmarks."""
+    now = platform.clock.now()
+    index = allocate_status_index(session, now)
+    ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
+                  channel_no=channel_no, card_id=holder.card_id,
+                  openid=platform.protector.pseudonym(channel_no, str(holder.person_id)),
+                  level=1, status="active", face_score=0.4, issued_at=now,
+                  updated_at=now, unlinked_at=None)
+    session.add(ecard)
+    session.flush()
+    return ecard
 
 
 def last_code(sms: CapturingSmsGateway) -> str:
