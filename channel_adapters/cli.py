@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -12,20 +12,13 @@ import click
 from channel_adapters.interfaces import PayoutFileInvalid
 from channel_adapters.payoutfile import read_payout_file
 from channel_adapters.payouts import PayoutExporter
-from ecard.cli import Context, pass_ctx
+from ecard.cli import Context, iso_day, pass_ctx
 from ecard.errors import EcardError
 
 
 @click.group()
 def payouts() -> None:
     """Pension payout instructions for banks (suspend, reinstate, back-pay, stop)."""
-
-
-def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise click.BadParameter("use YYYY-MM-DD") from exc
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -39,7 +32,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 @payouts.command("export")
 @click.option("--bank", "bank_code", required=True, help="The bank code (e.g. ICBC).")
-@click.option("--date", "day", required=True, callback=_day,
+@click.option("--date", "day", required=True, callback=iso_day,
               help="Business day, YYYY-MM-DD (China Standard Time).")
 @click.option("--out", "out", required=True,
               type=click.Path(file_okay=False, path_type=Path),

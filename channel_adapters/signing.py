@@ -16,19 +16,18 @@ Both raise one opaque :class:`InvalidSignature` whatever check failed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import jwt
+from ecard.tokens import platform_jws
+from ecard.tokens.platform_jws import ISSUER, public_keys, sha256_b64url
 
 if TYPE_CHECKING:  # verifiers (a bank) import this module without the database stack
     from ecard.tokens.services import KeyRing
 
-ISSUER = "ecard"  # ecard.tokens.services.ISSUER (a test keeps them equal)
+__all__ = ["ISSUER", "InvalidSignature", "decode_platform_jws", "public_keys",
+           "sha256_b64url", "sign_request", "verify_request"]
 
 REQUEST_TYP = "ecard-request+jwt"
 REQUEST_TTL_S = 60
@@ -40,10 +39,6 @@ class InvalidSignature(Exception):
     """A signed request or file did not verify (one opaque error)."""
 
 
-def sha256_b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def sign_request(keyring: KeyRing, *, audience: str, method: str, path: str, body: bytes,
                  now_s: int) -> str:
     claims = {"iss": ISSUER, "aud": audience, "iat": now_s, "exp": now_s + REQUEST_TTL_S,
@@ -52,53 +47,23 @@ def sign_request(keyring: KeyRing, *, audience: str, method: str, path: str, bod
     return keyring.sign(claims, typ=REQUEST_TYP)
 
 
-def public_keys(jwks: dict[str, Any]) -> dict[str, Any]:
-    """P-256 verifying keys by ``kid`` from a JWKS document."""
-    keys: dict[str, Any] = {}
-    for jwk in jwks.get("keys", []):
-        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and isinstance(
-                jwk.get("kid"), str):
-            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="ES256").key
-    return keys
-
-
 def decode_platform_jws(token: str, *, typ: str, jwks: dict[str, Any],
                         audience: str) -> dict[str, Any]:
-    """Signature, ``alg``, ``typ``, ``kid`` in the JWKS, ``iss`` and ``aud``; the
-    caller checks the times that apply to its purpose."""
-    try:
-        header = jwt.get_unverified_header(token)
-        keys = public_keys(jwks)
-        kid = header.get("kid")
-        if header.get("alg") != "ES256" or header.get("typ") != typ or kid not in keys:
-            raise InvalidSignature
-        claims: dict[str, Any] = jwt.decode(
-            token, keys[kid], algorithms=["ES256"], issuer=ISSUER, audience=audience,
-            options={"require": ["iss", "aud", "iat"], "verify_exp": False,
-                     "verify_iat": False, "verify_nbf": False})
-        return claims
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidSignature from exc
+    """:func:`ecard.tokens.platform_jws.decode_platform_jws` raising
+    :class:`InvalidSignature`."""
+    return platform_jws.decode_platform_jws(token, typ=typ, jwks=jwks, audience=audience,
+                                            error=InvalidSignature)
 
 
 def verify_request(*, token: str, method: str, path: str, body: bytes,
                    jwks: dict[str, Any], audience: str, now_s: int,
                    first_use: Callable[[str, int], bool] | None = None) -> dict[str, Any]:
     """The receiver's check of a signed platform request; returns the claims."""
-    claims = decode_platform_jws(token, typ=REQUEST_TYP, jwks=jwks, audience=audience)
-    try:
-        iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
-        if not (isinstance(iat, int) and isinstance(exp, int) and isinstance(jti, str)):
-            raise InvalidSignature
-        if abs(now_s - iat) > REQUEST_TOLERANCE_S or exp <= now_s or \
-                exp - iat > REQUEST_TTL_S:
-            raise InvalidSignature
-        if claims.get("htm") != method.upper() or claims.get("htu") != path:
-            raise InvalidSignature
-        if not hmac.compare_digest(str(claims.get("bh")), sha256_b64url(body)):
-            raise InvalidSignature
-        if first_use is not None and not first_use(jti, exp):
-            raise InvalidSignature
-        return claims
-    except KeyError as exc:
-        raise InvalidSignature from exc
+    claims = platform_jws.verify_detached_body(
+        token, body, typ=REQUEST_TYP, jwks=jwks, audience=audience, now_s=now_s,
+        tolerance_s=REQUEST_TOLERANCE_S, ttl_s=REQUEST_TTL_S, error=InvalidSignature)
+    if claims.get("htm") != method.upper() or claims.get("htu") != path:
+        raise InvalidSignature
+    if first_use is not None and not first_use(claims["jti"], claims["exp"]):
+        raise InvalidSignature
+    return claims

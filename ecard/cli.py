@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,15 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def iso_day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    """Option callback: a ``YYYY-MM-DD`` day (``--date`` of the statement and payout
+    commands)."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD") from exc
 
 
 @click.group()

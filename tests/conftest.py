@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, text
 from ecard import create_app
 from ecard.clock import FrozenClock
 from ecard.db import Base
+from ecard.payments.sms import CapturingSmsGateway
+from ecard.payments.views import SMS_EXTRA
 from ecard.platform import Platform
 from ecard.protect import generate_master_key
 
@@ -136,3 +138,20 @@ def platform(app: Flask) -> Platform:
 @pytest.fixture
 def client(app: Flask) -> Any:
     return app.test_client()
+
+
+@pytest.fixture
+def cached_platform(app: Flask) -> Platform:
+    """The app's platform with face encodings remembered across the session."""
+    from tests.cards.helpers import CachingFaceEngine
+    platform: Platform = app.extensions["ecard"]
+    platform.faces = CachingFaceEngine(platform.faces)
+    return platform
+
+
+@pytest.fixture
+def sms(platform: Platform) -> CapturingSmsGateway:
+    """SMS codes the platform sends, captured instead of sent (payments, SDK flows)."""
+    gateway = CapturingSmsGateway()
+    platform.extras[SMS_EXTRA] = gateway
+    return gateway

@@ -28,8 +28,11 @@ from ecard.cards.schemas import (
 from ecard.cards.services import CardService
 from ecard.certification.spending import SpentSession
 from ecard.certification.views import certification_service
-from ecard.channels.flask_auth import current_channel, require_channel
-from ecard.http.idempotency import idempotent
+from ecard.channels.flask_auth import (
+    current_channel_no,
+    idempotent_per_channel,
+    require_channel,
+)
 from ecard.platform import Platform, current_platform
 
 bp = Blueprint("cards", __name__, url_prefix="/api/v1/cards",
@@ -67,13 +70,9 @@ class _Liveness:
             session, channel_no, session_id, person_id, purpose=purpose)
 
 
-def _channel_no() -> str:
-    return current_channel().channel_no
-
-
 @bp.route("", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(IssueCardRequest)
 @bp.response(201, IssueCardResponse, description="Issued (first e-card) or relinked.")
@@ -91,7 +90,8 @@ def issue(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """
     platform = current_platform()
     with platform.db.transaction() as session:
-        result = card_service(platform).issue_card(session, _channel_no(), IssueRequest(**args))
+        result = card_service(platform).issue_card(session, current_channel_no(),
+                                                   IssueRequest(**args))
     body = asdict(result.card) | {"event": result.event}
     return body, 201 if result.created else 200
 
@@ -104,13 +104,13 @@ def get_card(sign_no: str) -> dict[str, Any]:
     """One of this channel's e-cards (masked; the status says what the holder can do)."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = card_service(platform).get_card(session, _channel_no(), sign_no)
+        view = card_service(platform).get_card(session, current_channel_no(), sign_no)
     return asdict(view)
 
 
 @bp.route("/<string:sign_no>/unlink", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(UnlinkRequest)
 @bp.response(200, CardResponse)
@@ -118,7 +118,7 @@ def unlink(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """Unlink the e-card from this channel (needs the PIN); other channels keep theirs."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = card_service(platform).unlink(session, _channel_no(), sign_no, args["pin"])
+        view = card_service(platform).unlink(session, current_channel_no(), sign_no, args["pin"])
     return asdict(view)
 
 
@@ -130,7 +130,7 @@ def channels(sign_no: str) -> dict[str, Any]:
     """The channels where this holder has an active or suspended e-card."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        rows = card_service(platform).list_card_channels(session, _channel_no(), sign_no)
+        rows = card_service(platform).list_card_channels(session, current_channel_no(), sign_no)
     return {"channels": [asdict(r) for r in rows]}
 
 
@@ -142,14 +142,14 @@ def credential(sign_no: str) -> dict[str, Any]:
     """A signed e-card credential (JWS, ES256, ``kid``), verifiable offline."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        cred = card_service(platform).issue_credential(session, _channel_no(), sign_no)
+        cred = card_service(platform).issue_credential(session, current_channel_no(), sign_no)
     return {"credential": cred.token, "kid": cred.kid, "typ": CREDENTIAL_TYP,
             "expires_at": cred.expires_at}
 
 
 @bp.route("/<string:sign_no>/pin/verify", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(PinRequest)
 @bp.response(200, PinVerifiedResponse)
@@ -157,13 +157,14 @@ def verify_pin(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """Check the holder's PIN (six wrong tries lock it until a face check)."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = card_service(platform).verify_pin(session, _channel_no(), sign_no, args["pin"])
+        view = card_service(platform).verify_pin(session, current_channel_no(), sign_no,
+                                                 args["pin"])
     return {"verified": True, "sign_no": view.sign_no}
 
 
 @bp.route("/<string:sign_no>/pin/reset", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(ResetPinRequest)
 @bp.response(200, CardResponse)
@@ -172,7 +173,7 @@ def reset_pin(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     ``pin_reset`` (started with this ``sign_no``), sent as ``certification_session_id``."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = card_service(platform).reset_pin(session, _channel_no(), sign_no,
+        view = card_service(platform).reset_pin(session, current_channel_no(), sign_no,
                                                 args["certification_session_id"],
                                                 args["new_pin"])
     return asdict(view)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import re
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,13 +22,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ecard.audit.services import Actor, AuditLog
 from ecard.certification.entitlement import add_months, period_months, status_on
 from ecard.certification.models import RECIPIENT_TYPES, BenefitRecipient
 from ecard.clock import Clock
+from ecard.csvimport import SeenKeys, fit_to_header
 from ecard.db import Database
 from ecard.protect import DataProtector
 from ecard.registry.idnumber import IdentifierError, parse_id_number
@@ -145,18 +145,10 @@ class RecipientImporter:
             idx = {c: header.index(c) for c in (*COLUMNS, *OPTIONAL) if c in header}
             rejects = csv.writer(out)
             rejects.writerow([*header, "line", "reason_code", "reason"])
-            seen = Table(f"recipient_import_seen_{uuid.uuid4().hex[:12]}", MetaData(),
-                         Column("k", String(64), primary_key=True), Column("line", Integer),
-                         prefixes=["TEMPORARY"])
-            with conn.begin():
-                seen.create(conn)
+            seen = SeenKeys(conn, "recipient_import_seen", key_length=64)
 
             def reject(line: int, fields: list[str], code: str) -> None:
-                # padded or cut to the header, so line and reason stay in their columns
-                reason = REASONS[code]
-                if len(fields) > len(header):
-                    reason += f" (fields beyond the header: {fields[len(header):]!r})"
-                fields = (fields + [""] * len(header))[:len(header)]
+                fields, reason = fit_to_header(fields, len(header), REASONS[code])
                 rejects.writerow([*fields, line, code, reason])
                 summary.rejected += 1
                 summary.reasons[code] += 1
@@ -177,10 +169,7 @@ class RecipientImporter:
                 raise ImportAborted(f"{path}: unreadable at line {reader.line_num}: "
                                     f"{exc}") from exc
             finally:
-                if conn.in_transaction():
-                    conn.rollback()
-                with conn.begin():
-                    seen.drop(conn)
+                seen.drop()
             with conn.begin():
                 session = Session(bind=conn)
                 AuditLog(session, self.clock).record(
@@ -192,7 +181,7 @@ class RecipientImporter:
                 session.flush()
         return summary
 
-    def _batch(self, conn: Any, seen: Table, idx: Mapping[str, int], width: int,
+    def _batch(self, conn: Any, seen: SeenKeys, idx: Mapping[str, int], width: int,
                batch: list[tuple[int, list[str]]], reject: Callable[[int, list[str], str], None],
                summary: RecipientSummary) -> None:
         with conn.begin():
@@ -211,8 +200,7 @@ class RecipientImporter:
                                  self.protector.blind_index(f"{number}\x1f{canonical}",
                                                             purpose="recipient_row")))
             keys = [r.id_index for r in rows]
-            claimed = dict(conn.execute(select(seen.c.k, seen.c.line)
-                                        .where(seen.c.k.in_(keys))).all()) if keys else {}
+            claimed = seen.lines(keys)
             fresh: list[_Row] = []
             for r in rows:
                 if r.id_index in claimed:
@@ -220,8 +208,7 @@ class RecipientImporter:
                     continue
                 claimed[r.id_index] = r.line
                 fresh.append(r)
-            if fresh:
-                conn.execute(insert(seen), [{"k": r.id_index, "line": r.line} for r in fresh])
+            seen.add((r.id_index, r.line) for r in fresh)
             session = Session(bind=conn, autoflush=False)
             persons = dict(session.execute(select(Person.id_index, Person.id).where(
                 Person.id_index.in_([r.id_index for r in fresh]))).all()) \

@@ -14,9 +14,12 @@ from ecard.certification.schemas import (
     SubmitFramesRequest,
 )
 from ecard.certification.services import CertificationService, StartRequest, UploadedFrame
-from ecard.channels.flask_auth import current_channel, require_channel
+from ecard.channels.flask_auth import (
+    current_channel_no,
+    idempotent_per_channel,
+    require_channel,
+)
 from ecard.faces.images import decode_base64_image
-from ecard.http.idempotency import idempotent
 from ecard.platform import Platform, current_platform
 
 bp = Blueprint("certification", __name__, url_prefix="/api/v1/certification",
@@ -44,13 +47,9 @@ def certification_service(platform: Platform) -> CertificationService:
     return svc
 
 
-def _channel_no() -> str:
-    return current_channel().channel_no
-
-
 @bp.route("/sessions", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(StartSessionRequest)
 @bp.response(201, StartSessionResponse)
@@ -63,12 +62,12 @@ def start(args: dict[str, Any]) -> dict[str, Any]:
                        sign_no=args.get("sign_no"), name=args.get("name"),
                        id_number=args.get("id_number"), card_no=args.get("card_no"))
     with platform.db.transaction() as session:
-        return certification_service(platform).start(session, _channel_no(), req)
+        return certification_service(platform).start(session, current_channel_no(), req)
 
 
 @bp.route("/sessions/<string:session_id>/frames", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(SubmitFramesRequest)
 @bp.response(200, DecisionResponse)
@@ -80,4 +79,4 @@ def frames(args: dict[str, Any], session_id: str) -> dict[str, Any]:
     uploads = [UploadedFrame(decode_base64_image(f["image"]), f["captured_at"])
                for f in args["frames"]]
     return certification_service(platform).submit(
-        platform.db, _channel_no(), session_id, uploads, mirrored=bool(args.get("mirrored")))
+        platform.db, current_channel_no(), session_id, uploads, mirrored=bool(args.get("mirrored")))

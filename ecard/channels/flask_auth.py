@@ -1,4 +1,5 @@
-"""Channel authentication for Flask views: ``@require_channel`` and ``current_channel()``."""
+"""Channel authentication for Flask views: ``@require_channel``, ``current_channel()``
+and ``@idempotent_per_channel`` (the channel owns its idempotency keys)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import current_app, g, request
 from ecard.channels.auth import ChannelAuthenticator
 from ecard.channels.interfaces import AuthenticatedChannel
 from ecard.errors import EcardError
+from ecard.http.idempotency import idempotent
 from ecard.http.ratelimit import CHANNEL_AUTH_ATTR, current_limits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,3 +66,12 @@ def current_channel() -> AuthenticatedChannel:
     if caller is None:
         raise RuntimeError("current_channel() outside a @require_channel view")
     return caller
+
+
+def current_channel_no() -> str:
+    return current_channel().channel_no
+
+
+def idempotent_per_channel(view: F) -> F:
+    """``@idempotent`` keyed by the authenticated channel; goes under ``@require_channel``."""
+    return idempotent(current_channel_no)(view)

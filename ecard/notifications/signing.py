@@ -23,18 +23,14 @@ A callback is ``POST <channel callback_url>`` with
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from ecard.notifications.interfaces import InvalidCallback, ReplayGuard
 from ecard.notifications.models import Notification
+from ecard.tokens.platform_jws import sha256_b64url, verify_detached_body
 from ecard.tokens.services import ISSUER, KeyRing
 
 TYP = "ecard-callback+jwt"
@@ -46,7 +42,7 @@ ATTEMPT_HEADER = "Ecard-Delivery-Attempt"
 
 
 def body_hash(body: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
+    return sha256_b64url(body)
 
 
 def callback_body(note: Notification) -> bytes:
@@ -95,15 +91,6 @@ class MemoryReplayGuard:
             return True
 
 
-def _public_keys(jwks: dict[str, Any]) -> dict[str, Any]:
-    keys: dict[str, Any] = {}
-    for jwk in jwks.get("keys", []):
-        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and isinstance(
-                jwk.get("kid"), str):
-            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="ES256").key
-    return keys
-
-
 def verify_callback_signature(body: bytes, signature: str, *, jwks: dict[str, Any],
                               channel_no: str, now_s: int,
                               replay_guard: ReplayGuard | None = None,
@@ -112,29 +99,17 @@ def verify_callback_signature(body: bytes, signature: str, *, jwks: dict[str, An
     (one opaque error) when the signature, ``typ``, ``iss``, ``aud``, the time window
     (``iat`` within ``tolerance_s`` of ``now_s``, ``exp`` not passed), the body hash,
     the body's ``id``/``channel_no`` or the one-time ``jti`` does not hold."""
+    claims = verify_detached_body(signature, body, typ=TYP, jwks=jwks, audience=channel_no,
+                                  now_s=now_s, tolerance_s=tolerance_s, ttl_s=TOKEN_TTL_S,
+                                  error=InvalidCallback)
+    jti, exp = claims["jti"], claims["exp"]
     try:
-        header = jwt.get_unverified_header(signature)
-        keys = _public_keys(jwks)
-        kid = header.get("kid")
-        if header.get("alg") != "ES256" or header.get("typ") != TYP or kid not in keys:
-            raise InvalidCallback
-        claims: dict[str, Any] = jwt.decode(
-            signature, keys[kid], algorithms=["ES256"], issuer=ISSUER, audience=channel_no,
-            options={"require": ["iss", "aud", "iat", "exp", "jti", "bh"],
-                     "verify_exp": False, "verify_iat": False, "verify_nbf": False})
-        iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
-        if not (isinstance(iat, int) and isinstance(exp, int) and isinstance(jti, str)):
-            raise InvalidCallback
-        if abs(now_s - iat) > tolerance_s or exp <= now_s or exp - iat > TOKEN_TTL_S:
-            raise InvalidCallback
-        if not hmac.compare_digest(str(claims["bh"]), body_hash(body)):
-            raise InvalidCallback
         document = json.loads(body)
-        if not isinstance(document, dict) or document.get("channel_no") != channel_no \
-                or jti.rsplit(".", 1)[0] != document.get("id"):
-            raise InvalidCallback
-        if replay_guard is not None and not replay_guard.first_use(jti, exp):
-            raise InvalidCallback
-        return document
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise InvalidCallback from exc
+    if not isinstance(document, dict) or document.get("channel_no") != channel_no \
+            or jti.rsplit(".", 1)[0] != document.get("id"):
+        raise InvalidCallback
+    if replay_guard is not None and not replay_guard.first_use(jti, exp):
+        raise InvalidCallback
+    return document

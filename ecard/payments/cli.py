@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
-from ecard.cli import Context, pass_ctx
+from ecard.cli import Context, iso_day, pass_ctx
 from ecard.payments.reconcile import statement, write_csv
 
 
@@ -17,16 +17,9 @@ def payments() -> None:
     """Payments: statements and reconciliation."""
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise click.BadParameter("use YYYY-MM-DD") from exc
-
-
 @payments.command()
 @click.option("--merchant", required=True, help="The merchant's 10-digit channel number.")
-@click.option("--date", "day", required=True, callback=_day,
+@click.option("--date", "day", required=True, callback=iso_day,
               help="Business day, YYYY-MM-DD (China Standard Time).")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="CSV file to write (default: standard output).")

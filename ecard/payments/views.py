@@ -20,8 +20,12 @@ from flask_smorest import Blueprint
 
 from ecard.cards.level2 import CODE_FORMAT, Level2Service
 from ecard.cards.views import CHANNEL_JWT, card_service
-from ecard.channels.flask_auth import current_channel, require_channel
-from ecard.http.idempotency import idempotent
+from ecard.channels.flask_auth import (
+    current_channel,
+    current_channel_no,
+    idempotent_per_channel,
+    require_channel,
+)
 from ecard.payments.interfaces import DemoBank
 from ecard.payments.medical import parse_policies
 from ecard.payments.orders import OrderService
@@ -76,14 +80,10 @@ def order_service(platform: Platform) -> OrderService:
     return svc
 
 
-def _channel_no() -> str:
-    return current_channel().channel_no
-
-
 # -- merchant side ----------------------------------------------------------------
 @bp.route("/payments", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(RedeemRequest)
 @bp.response(201, PaymentResponse, description="Captured, or pending_pin above the "
@@ -109,13 +109,13 @@ def get_payment(payment_id: str) -> dict[str, Any]:
     """A payment, for its merchant or for the holder's channel."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = payment_service(platform).get(session, _channel_no(), payment_id)
+        view = payment_service(platform).get(session, current_channel_no(), payment_id)
     return asdict(view)
 
 
 @bp.route("/payments/<string:payment_id>/refunds", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(RefundRequest)
 @bp.response(201, RefundResponse)
@@ -131,7 +131,7 @@ def refund(args: dict[str, Any], payment_id: str) -> tuple[dict[str, Any], int]:
 
 @bp.route("/merchant-orders", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(OrderRequest)
 @bp.response(201, OrderResponse)
@@ -155,13 +155,13 @@ def pending(sign_no: str) -> dict[str, Any]:
     """Payments waiting for the holder's PIN (each for 5 minutes)."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        rows = payment_service(platform).list_pending(session, _channel_no(), sign_no)
+        rows = payment_service(platform).list_pending(session, current_channel_no(), sign_no)
     return {"payments": [asdict(r) for r in rows]}
 
 
 @bp.route("/cards/<string:sign_no>/payments/<string:payment_id>/confirm", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(ConfirmRequest)
 @bp.response(200, PaymentResponse)
@@ -169,7 +169,7 @@ def confirm(args: dict[str, Any], sign_no: str, payment_id: str) -> dict[str, An
     """Confirm a pending payment with the PIN: it is captured."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = payment_service(platform).confirm(session, _channel_no(), sign_no,
+        view = payment_service(platform).confirm(session, current_channel_no(), sign_no,
                                                  payment_id, args["pin"])
     return asdict(view)
 
@@ -183,14 +183,14 @@ def lookup_order(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """The scanned order (merchant, amount) to show the holder before the PIN."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = order_service(platform).show(session, _channel_no(), sign_no,
+        view = order_service(platform).show(session, current_channel_no(), sign_no,
                                             args["order_token"])
     return asdict(view)
 
 
 @bp.route("/cards/<string:sign_no>/merchant-orders/pay", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(OrderPayRequest)
 @bp.response(200, PaymentResponse)
@@ -198,7 +198,7 @@ def pay_order(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """Pay a scanned merchant order with the PIN."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        view = order_service(platform).pay(session, _channel_no(), sign_no,
+        view = order_service(platform).pay(session, current_channel_no(), sign_no,
                                            args["order_token"], args["pin"])
     return asdict(view)
 
@@ -237,7 +237,7 @@ def level2_service(platform: Platform) -> Level2Service:
 
 @level2_bp.route("/<string:sign_no>/payment/sms", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @level2_bp.doc(security=CHANNEL_JWT)
 @level2_bp.response(200, SmsSentResponse)
 def send_sms(sign_no: str) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def send_sms(sign_no: str) -> dict[str, Any]:
     of the e-card's physical card. At most one a minute; a new code replaces the old."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        sent = level2_service(platform).request_sms(session, _channel_no(), sign_no)
+        sent = level2_service(platform).request_sms(session, current_channel_no(), sign_no)
     return asdict(sent)
 
 
@@ -262,7 +262,7 @@ def enable(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """
     platform = current_platform()
     with platform.db.transaction() as session:
-        enrolment = level2_service(platform).confirm(session, _channel_no(), sign_no,
+        enrolment = level2_service(platform).confirm(session, current_channel_no(), sign_no,
                                                      args["sms_code"], args["device_id"])
     body = asdict(enrolment)
     body["device_secret"] = base64.b64encode(body.pop("secret")).decode()

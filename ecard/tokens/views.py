@@ -15,8 +15,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from flask_smorest import Blueprint as ApiBlueprint
 
-from ecard.channels.flask_auth import current_channel, require_channel
-from ecard.http.idempotency import idempotent
+from ecard.channels.flask_auth import (
+    current_channel,
+    current_channel_no,
+    idempotent_per_channel,
+    require_channel,
+)
 from ecard.platform import Platform, current_platform
 from ecard.tokens.identity import IdentityCodeService
 from ecard.tokens.publish import StatusListPublisher
@@ -78,13 +82,9 @@ def status_list_publisher(platform: Platform) -> StatusListPublisher:
     return publisher
 
 
-def _channel_no() -> str:
-    return current_channel().channel_no
-
-
 @identity_bp.route("/cards/<string:sign_no>/identity-code", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @identity_bp.doc(security=CHANNEL_JWT)
 @identity_bp.arguments(IssueIdentityCodeRequest)
 @identity_bp.response(201, IdentityCodeResponse)
@@ -97,7 +97,7 @@ def issue_identity_code(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     """
     platform = current_platform()
     with platform.db.transaction() as session:
-        issued = identity_service(platform).issue(session, _channel_no(), sign_no,
+        issued = identity_service(platform).issue(session, current_channel_no(), sign_no,
                                                   args["scenes"])
     return asdict(issued) | {
         "png_base64": base64.b64encode(render_png(issued.code)).decode("ascii"),
@@ -107,7 +107,7 @@ def issue_identity_code(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
 
 @identity_bp.route("/identity-codes/verify", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @identity_bp.doc(security=CHANNEL_JWT)
 @identity_bp.arguments(VerifyIdentityCodeRequest)
 @identity_bp.response(200, VerifiedIdentityCodeResponse)
@@ -159,5 +159,5 @@ def disclosures(args: dict[str, Any], sign_no: str) -> dict[str, Any]:
     platform = current_platform()
     with platform.db.transaction() as session:
         rows = identity_service(platform).list_disclosures(
-            session, _channel_no(), sign_no, limit=args["limit"], offset=args["offset"])
+            session, current_channel_no(), sign_no, limit=args["limit"], offset=args["offset"])
     return {"disclosures": [asdict(r) for r in rows]}

@@ -32,7 +32,7 @@ from channel_adapters.signing import (
     InvalidSignature,
     verify_request,
 )
-from samples.reference.common import JsonHandler, State, base_args, serve
+from samples.reference.common import ReceivingHandler, State, base_args, serve
 
 
 class BankState(State):
@@ -55,23 +55,12 @@ class BankState(State):
 STATE: BankState
 
 
-class Handler(JsonHandler):
-    def do_GET(self) -> None:
-        if self.path == "/received":
-            with STATE.lock:
-                self.answer(200, {**STATE.received, "requests": STATE.requests})
-        else:
-            self.answer(404, {"code": "NOT_FOUND"})
-
+class Handler(ReceivingHandler):
     def do_POST(self) -> None:
         routes = {"/sms/send": self.sms, "/payout-files": self.payout_file}
         route = routes.get(self.path)
-        if route is None:
-            self.answer(404, {"code": "NOT_FOUND"})
-            return
-        body = self.body()
-        if STATE.should_fail():
-            self.answer(503, {"code": "UNAVAILABLE"})
+        body = self.admitted_body(route is not None)
+        if route is None or body is None:
             return
         try:
             verify_request(token=self.headers.get(SIGNATURE_HEADER, ""), method="POST",
@@ -141,6 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     STATE = BankState(args.fail_first, args.bank_code,
                       json.loads(Path(args.jwks).read_text()))
+    Handler.state = STATE
     serve(Handler, args.host, args.port)
 
 

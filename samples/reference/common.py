@@ -1,4 +1,5 @@
-"""What the reference servers share: a JSON HTTP handler, the startup line, args."""
+"""What the reference servers share: a JSON HTTP handler over one :class:`State`
+(``GET /received``, the 404/503 start of every POST), the startup line, args."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 MAX_BODY = 8 * 1024 * 1024
 
@@ -51,6 +52,32 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+class ReceivingHandler(JsonHandler):
+    """``GET /received`` answers what :attr:`state` holds; :meth:`admitted_body` is the
+    start every POST shares."""
+
+    state: ClassVar[State]  # set by the server's main() before serving
+
+    def do_GET(self) -> None:
+        if self.path == "/received":
+            with self.state.lock:
+                self.answer(200, {**self.state.received, "requests": self.state.requests})
+        else:
+            self.answer(404, {"code": "NOT_FOUND"})
+
+    def admitted_body(self, known_path: bool) -> bytes | None:
+        """The request body, or None once 404 (unknown path) or 503 (``--fail-first``)
+        has been answered."""
+        if not known_path:
+            self.answer(404, {"code": "NOT_FOUND"})
+            return None
+        body = self.body()
+        if self.state.should_fail():
+            self.answer(503, {"code": "UNAVAILABLE"})
+            return None
+        return body
 
 
 def base_args(description: str) -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from ecard.notifications.signing import (
     MemoryReplayGuard,
     verify_callback_signature,
 )
-from samples.reference.common import JsonHandler, State, base_args, serve
+from samples.reference.common import ReceivingHandler, State, base_args, serve
 
 
 class PlatformState(State):
@@ -41,21 +41,10 @@ class PlatformState(State):
 STATE: PlatformState
 
 
-class Handler(JsonHandler):
-    def do_GET(self) -> None:
-        if self.path == "/received":
-            with STATE.lock:
-                self.answer(200, {**STATE.received, "requests": STATE.requests})
-        else:
-            self.answer(404, {"code": "NOT_FOUND"})
-
+class Handler(ReceivingHandler):
     def do_POST(self) -> None:
-        if self.path != "/notify":
-            self.answer(404, {"code": "NOT_FOUND"})
-            return
-        body = self.body()
-        if STATE.should_fail():
-            self.answer(503, {"code": "UNAVAILABLE"})
+        body = self.admitted_body(self.path == "/notify")
+        if body is None:
             return
         try:
             document = verify_callback_signature(
@@ -80,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     STATE = PlatformState(args.fail_first, args.channel_no,
                           json.loads(Path(args.jwks).read_text()))
+    Handler.state = STATE
     serve(Handler, args.host, args.port)
 
 

@@ -11,23 +11,15 @@ would block the workers); its tail is in the error when the server does not star
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+from tests.support.processes import answers, free_port, stop, wait_until
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def ecard_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> str:
@@ -38,13 +30,6 @@ def ecard_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> str:
         raise RuntimeError(f"ecard {' '.join(args)} failed ({done.returncode}):\n"
                            f"{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 @contextmanager
@@ -60,25 +45,8 @@ def running_server(env: Mapping[str, str], log_path: Path, *, workers: int = 2,
             env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                if requests.get(base + "/api/v1/health", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited ({proc.returncode}):\n{_tail(log_path)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not healthy after {start_timeout_s:.0f} s:\n"
-                                   f"{_tail(log_path)}")
-            time.sleep(0.3)
+        wait_until(lambda: answers(base + "/api/v1/health"), timeout_s=start_timeout_s,
+                   what="ecard serve", proc=proc, log=log_path, every_s=0.3)
         yield base
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop(proc)

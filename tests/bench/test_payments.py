@@ -48,8 +48,6 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 
 from ecard.audit.services import Actor
-from ecard.cards.models import ECard, allocate_status_index
-from ecard.cards.services import new_sign_no
 from ecard.channels.services import change_status, register_channel
 from ecard.config import load_config
 from ecard.payments.codes import generate_payment_code_at_time
@@ -62,6 +60,7 @@ from tests.bench.conftest import merge_results
 from tests.bench.support_server import ecard_cli, running_server
 from tests.support.channel_client import ChannelIdentity
 from tests.support.factories import make_holder, make_id_number
+from tests.support.payments import insert_level1_ecard
 
 PAYMENTS = int(os.environ.get("ECARD_BENCH_PAYMENTS", "500"))
 THREADS = int(os.environ.get("ECARD_BENCH_THREADS", "8"))
@@ -158,17 +157,8 @@ def _level1(platform: Platform, seq: int) -> str:
     holder = make_holder(platform, id_number=make_id_number("110101", birth,
                                                             f"{seq % 999 + 1:03d}"),
                          card_no=f"B{seq:08d}")
-    now = platform.clock.now()
     with platform.db.transaction() as session:
-        index = allocate_status_index(session, now)
-        ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
-                      channel_no=HOLDER_CH, card_id=holder.card_id,
-                      openid=platform.protector.pseudonym(HOLDER_CH, str(holder.person_id)),
-                      level=1, status="active", face_score=0.4, issued_at=now,
-                      updated_at=now, unlinked_at=None)
-        session.add(ecard)
-        session.flush()
-        return ecard.sign_no
+        return insert_level1_ecard(session, platform, holder, HOLDER_CH).sign_no
 
 
 def _level2(platform: Platform, sms: CapturingSmsGateway, sign_no: str) -> Device:

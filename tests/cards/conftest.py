@@ -3,24 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
 from ecard.cards.services import CardService
 from ecard.platform import Platform
-from tests.cards.helpers import ENROL, CachingFaceEngine, make_channel, service
+from tests.cards.helpers import ENROL, make_channel, service
 from tests.support.channel_client import ChannelIdentity
 from tests.support.factories import Holder, make_holder
 
 BANK = "1000000001"
 GOV = "2000000002"
-
-
-@pytest.fixture
-def cached_platform(app: Flask) -> Platform:
-    """The app's platform with face encodings remembered across the session."""
-    platform: Platform = app.extensions["ecard"]
-    platform.faces = CachingFaceEngine(platform.faces)
-    return platform
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from ecard.payments.sms import SmsGateway
 from ecard.payments.views import SMS_EXTRA
 from ecard.platform import Platform
 from tests.channel_adapters.conftest import Server
-from tests.payments.conftest import HOLDER_CH, issue_level1
 from tests.support.channel_client import SignedClient
+from tests.support.payments import HOLDER_CH, issue_level1
 
 pytestmark = pytest.mark.e2e
 Launch = Callable[..., Server]

@@ -14,8 +14,8 @@ from channel_adapters.gov_app import COOKIE, SESSION_TTL_S, issue_ticket
 from ecard.clock import FrozenClock
 from ecard.platform import Platform
 from tests.cards.helpers import make_channel
-from tests.payments.conftest import Card, issue_level1
 from tests.support.channel_client import ChannelIdentity
+from tests.support.payments import Card, issue_level1
 
 GOV = "5000000005"
 SSO = "/api/v1/h5/sso"

@@ -25,8 +25,8 @@ from ecard.payments.views import SMS_EXTRA
 from ecard.platform import Platform
 from tests.cards.helpers import make_channel
 from tests.channel_adapters.conftest import Server
-from tests.payments.conftest import Card, device_of, enable, issue_level1
 from tests.support.channel_client import SignedClient
+from tests.support.payments import Card, device_of, enable, issue_level1
 
 PLATFORM = "2000000002"
 MERCHANT = "3000000003"

@@ -5,54 +5,17 @@ port with its own instance folder, stopped at the end."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
+from tests.support.processes import answers, free_port, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str,
-               proc: subprocess.Popen[bytes] | None = None, log: Path | None = None,
-               every_s: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if proc is not None and proc.poll() is not None:
-            out = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what}: the process exited ({proc.returncode})\n{out}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout_s} s")
-        time.sleep(every_s)
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+__all__ = ["PY", "ROOT", "Stack", "answers", "free_port", "stop", "wait_until"]
 
 
 @dataclass

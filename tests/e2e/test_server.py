@@ -4,10 +4,8 @@ workers on loopback, and signed calls over HTTP (the path `make run` users take)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,21 +15,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.channel_client import ChannelIdentity
+from tests.support.processes import answers, free_port, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     instance = tmp_path_factory.mktemp("instance")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ECARD_INSTANCE_DIR": str(instance), "ECARD_PORT": str(port)}
     env.pop("ECARD_DATABASE_URL", None)
     env.pop("ECARD_MASTER_KEY", None)
@@ -44,20 +37,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/api/v1/health", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not start")
-            time.sleep(0.3)
+        wait_until(lambda: answers(base + "/api/v1/health"), timeout_s=60,
+                   what="ecard serve", proc=proc, every_s=0.3)
         yield base, instance
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc)
 
 
 def _demo_identity(instance: Path) -> ChannelIdentity:

@@ -23,7 +23,7 @@ from ecard.payments.models import MerchantOrder, SmsChallenge
 from ecard.platform import Platform
 from ecard.tokens.models import IdentityCode
 from tests.cards.helpers import make_channel
-from tests.payments.conftest import HOLDER_CH, issue_level1
+from tests.support.payments import HOLDER_CH, issue_level1
 
 OLD, FRESH = "old", "fresh"
 TABLES = {"used_tokens": UsedToken, "h5_ticket_uses": H5TicketUse,

@@ -1,99 +1,26 @@
 """Fixtures for level 2 and payments: a merchant (medical acquirer), the holder's
-channel (a bank app), a level-1 e-card with a PIN, and helpers to reach level 2."""
+channel (a bank app), a level-1 e-card with a PIN (helpers in tests/support/payments.py;
+``sms`` is in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import base64
-import re
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from ecard.cards.models import ECard, allocate_status_index
-from ecard.cards.services import new_sign_no
-from ecard.cards.views import card_service
 from ecard.clock import FrozenClock
-from ecard.payments.codes import generate_payment_code
 from ecard.payments.sms import CapturingSmsGateway
-from ecard.payments.views import SMS_EXTRA
 from ecard.platform import Platform
-from tests.cards.helpers import GOOD_PIN, make_channel
+from tests.cards.helpers import make_channel
 from tests.support.channel_client import ChannelIdentity, SignedClient
-from tests.support.factories import make_holder, make_id_number
-
-HOLDER_CH = "1000000001"
-MERCHANT = "3000000003"
-SHOP = "4000000004"  # a bank channel: not an acquirer
-
-
-@dataclass
-class Card:
-    sign_no: str
-    person_id: int
-    ecard_id: int
-
-
-@dataclass
-class Device:
-    slot: int
-    secret: bytes
-
-    def code(self, clock: FrozenClock) -> str:
-        return generate_payment_code(self.secret, self.slot, now=clock.now())
-
-
-def issue_level1(platform: Platform, channel_no: str, *, seq: int = 1,
-                 bank: bool = True, pin: str = GOOD_PIN,
-                 bank_code: str | None = "ICBC") -> Card:
-    holder = make_holder(platform, id_number=make_id_number("110101", "19550307",
-                                                            f"{seq:03d}"),
-                         card_no=f"B{seq:08d}",
-                         bank_account="6222020200112233445" if bank else None,
-                         reserved_phone="13800138000" if bank else None,
-                         bank_code=bank_code)
-    now = platform.clock.now()
-    pins = card_service(platform).pins
-    with platform.db.transaction() as session:
-        pins.set_initial(session, holder.person_id, pin)
-        index = allocate_status_index(session, now)
-        ecard = ECard(status_index=index, sign_no=new_sign_no("110101"), person_id=holder.person_id,
-                      channel_no=channel_no, card_id=holder.card_id,
-                      openid=platform.protector.pseudonym(channel_no, str(holder.person_id)),
-                      level=1, status="active", face_score=0.4, issued_at=now,
-                      updated_at=now, unlinked_at=None)
-        session.add(ecard)
-        session.flush()
-        return Card(ecard.sign_no, holder.person_id, ecard.id)
-
-
-def last_code(sms: CapturingSmsGateway) -> str:
-    match = re.search(r"验证码(\d{6})", sms.messages()[-1].text)
-    assert match
-    return match.group(1)
-
-
-def enable(client: SignedClient, sms: CapturingSmsGateway, card: Card,
-           device_id: str = "phone-1") -> dict[str, Any]:
-    res = client.post(f"/api/v1/cards/{card.sign_no}/payment/sms")
-    assert res.status_code == 200, res.get_json()
-    res = client.post(f"/api/v1/cards/{card.sign_no}/payment/enable",
-                      json={"sms_code": last_code(sms), "device_id": device_id})
-    assert res.status_code == 201, res.get_json()
-    body: dict[str, Any] = res.get_json()
-    return body
-
-
-def device_of(body: dict[str, Any]) -> Device:
-    return Device(body["device_slot"], base64.b64decode(body["device_secret"]))
-
-
-@pytest.fixture
-def sms(platform: Platform) -> CapturingSmsGateway:
-    gateway = CapturingSmsGateway()
-    platform.extras[SMS_EXTRA] = gateway
-    return gateway
+from tests.support.payments import (
+    HOLDER_CH,
+    MERCHANT,
+    Card,
+    Device,
+    device_of,
+    enable,
+    issue_level1,
+)
 
 
 @pytest.fixture

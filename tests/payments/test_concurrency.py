@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from ecard.clock import FrozenClock
 from ecard.payments.models import Payment, PaymentCodeUse, Posting
 from ecard.platform import Platform
-from tests.payments.conftest import MERCHANT, Device
 from tests.support.channel_client import ChannelIdentity
+from tests.support.payments import MERCHANT, Device
 
 THREADS = 8
 

@@ -13,8 +13,8 @@ from ecard.notifications.models import Notification
 from ecard.payments.models import PaymentDevice, SmsChallenge
 from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
-from tests.payments.conftest import HOLDER_CH, Card, enable, issue_level1, last_code
 from tests.support.channel_client import SignedClient
+from tests.support.payments import HOLDER_CH, Card, enable, issue_level1, last_code
 
 
 def _sms(client: SignedClient, card: Card) -> object:

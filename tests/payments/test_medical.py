@@ -14,14 +14,20 @@ from sqlalchemy import func, select
 
 from ecard.clock import FrozenClock
 from ecard.notifications.models import Notification
-from ecard.payments import ledger
 from ecard.payments.medical import MedicalBill, cumulative_parts, parse_policies
-from ecard.payments.models import Account, MedicalSettlement, Payment, Refund
+from ecard.payments.models import MedicalSettlement, Payment, Refund
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
-from tests.payments.conftest import HOLDER_CH, MERCHANT, Card, Device
-from tests.payments.helpers import clear_of_cst_midnight
 from tests.support.channel_client import SignedClient
+from tests.support.payments import (
+    HOLDER_CH,
+    MERCHANT,
+    Card,
+    Device,
+    assert_ledger_invariants,
+    balances,
+    clear_of_cst_midnight,
+)
 
 PAY = "/api/v1/payments"
 REGION = "110101"
@@ -50,18 +56,6 @@ def _pay(client: SignedClient, code: str, amount: int = 30000, order: str = "m-1
     return client.post(PAY, json=body)
 
 
-def _balances(platform: Platform) -> dict[str, int]:
-    with platform.db.session() as session:
-        return {f"{a.kind}:{a.owner}": a.balance_fen for a in session.scalars(select(Account))}
-
-
-def _invariants(platform: Platform) -> None:
-    with platform.db.session() as session:
-        assert ledger.unbalanced_postings(session) == []
-        assert ledger.total_balance(session) == 0
-    assert all(b >= 0 for k, b in _balances(platform).items() if not k.startswith("external"))
-
-
 def _count(platform: Platform, model: type) -> int:
     with platform.db.session() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -80,10 +74,10 @@ def test_bill_split_posted_and_told(as_merchant: SignedClient, as_holder: Signed
             split["personal_account_fen"], split["cash_fen"], split["holder_fen"]) == (
         27000, 10000, 14450, 1000, 14550, 15550)
     assert body["status"] == "captured" and body["amount_fen"] == 30000
-    bal = _balances(platform)
+    bal = balances(platform)
     assert bal[f"holder:{card.person_id}"] == FUNDS - 15550
     assert bal[f"merchant:{MERCHANT}"] == 30000 and bal[FUND] == -14450
-    _invariants(platform)
+    assert_ledger_invariants(platform)
     for client in (as_merchant, as_holder):
         got = client.get(f"{PAY}/{body['payment_id']}").get_json()
         assert got["medical"]["fund_fen"] == 14450
@@ -105,7 +99,7 @@ def test_bill_split_posted_and_told(as_merchant: SignedClient, as_holder: Signed
                  medical=_bill(self_funded_fen=0, class_b_self_fen=0,
                                personal_account_balance_fen=0)).get_json()["medical"]
     assert third["fund_fen"] == 7050 and third["cash_fen"] == 15000 - 7050
-    _invariants(platform)
+    assert_ledger_invariants(platform)
 
 
 def test_cross_region_unfiled_lowers_the_ratio(as_merchant: SignedClient, device: Device,
@@ -166,7 +160,7 @@ def test_holder_share_decides_the_pin(as_merchant: SignedClient, as_holder: Sign
     res = as_holder.post(f"/api/v1/cards/{card.sign_no}/payments/{small['payment_id']}"
                          "/confirm", json={"pin": GOOD_PIN})
     assert res.status_code == 200 and res.get_json()["status"] == "captured"
-    assert _balances(platform)[f"holder:{card.person_id}"] == FUNDS - 9000
+    assert balances(platform)[f"holder:{card.person_id}"] == FUNDS - 9000
     clock.advance(seconds=30)
     # 10.00 of the deductible left, then 190.00 * 85 % = 161.50 from the fund: the
     # holder's 38.50 of a 200.00 bill needs no PIN
@@ -174,7 +168,7 @@ def test_holder_share_decides_the_pin(as_merchant: SignedClient, as_holder: Sign
                medical=_bill(self_funded_fen=0, class_b_self_fen=0,
                              personal_account_balance_fen=0)).get_json()
     assert big["status"] == "captured" and big["medical"]["holder_fen"] == 3850
-    _invariants(platform)
+    assert_ledger_invariants(platform)
 
 
 def test_refunds_reverse_each_part(as_merchant: SignedClient, device: Device,
@@ -190,14 +184,14 @@ def test_refunds_reverse_each_part(as_merchant: SignedClient, device: Device,
         parts = res.get_json()["medical"]
         assert sum(parts.values()) == amount and min(parts.values()) >= 0
         seen.append(parts)
-        _invariants(platform)
+        assert_ledger_invariants(platform)
     final = as_merchant.get(f"{PAY}/{pid}").get_json()
     assert final["status"] == "refunded"
     split = final["medical"]
     for part in ("fund", "personal_account", "cash"):
         assert split[f"{part}_refunded_fen"] == split[f"{part}_fen"]
         assert sum(p[f"{part}_fen"] for p in seen) == split[f"{part}_fen"]
-    bal = _balances(platform)
+    bal = balances(platform)
     assert bal[f"holder:{card.person_id}"] == FUNDS and bal[FUND] == 0
     assert bal[f"merchant:{MERCHANT}"] == 0
     over = as_merchant.post(f"{PAY}/{pid}/refunds", json={"amount_fen": 1, "refund_id": "x"})
@@ -284,7 +278,7 @@ def test_concurrent_bills_share_the_cap_once(app: Flask, platform: Platform, car
     fund pays 85.00 + 15.00 + 0 + 0, never more than the cap."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.payments.conftest import device_of, enable
+    from tests.support.payments import device_of, enable
     platform.config["MEDICAL_POLICIES"] = "11=8500:0:10000"
     devices = []
     for n in range(4):
@@ -303,8 +297,8 @@ def test_concurrent_bills_share_the_cap_once(app: Flask, platform: Platform, car
         bodies = list(pool.map(pay, range(4)))
     assert all(b.get("status") == "captured" for b in bodies), bodies
     assert sorted(b["medical"]["fund_fen"] for b in bodies) == [0, 0, 1500, 8500]
-    assert _balances(platform)[FUND] == -10000
-    _invariants(platform)
+    assert balances(platform)[FUND] == -10000
+    assert_ledger_invariants(platform)
 
 
 def test_a_payment_platform_trade_notice_carries_the_split(platform: Platform) -> None:

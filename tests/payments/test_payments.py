@@ -12,13 +12,21 @@ from sqlalchemy import func, select
 
 from ecard.clock import FrozenClock
 from ecard.payments import ledger
-from ecard.payments.models import Account, Payment, PaymentCodeUse, Posting
+from ecard.payments.models import Payment, PaymentCodeUse, Posting
 from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN, make_channel
-from tests.payments.conftest import SHOP, Card, Device, device_of, enable
-from tests.payments.helpers import clear_of_cst_midnight
 from tests.support.channel_client import SignedClient
+from tests.support.payments import (
+    SHOP,
+    Card,
+    Device,
+    assert_ledger_invariants,
+    balances,
+    clear_of_cst_midnight,
+    device_of,
+    enable,
+)
 
 PAY = "/api/v1/payments"
 
@@ -27,18 +35,6 @@ def _pay(client: SignedClient, code: str, amount: int = 1500, order: str = "o-1"
          **kw: Any) -> Any:
     return client.post(PAY, json={"code": code, "amount_fen": amount, "currency": "CNY",
                                   "order_id": order, "scene": "02", **kw})
-
-
-def _balances(platform: Platform) -> dict[str, int]:
-    with platform.db.session() as session:
-        return {f"{a.kind}:{a.owner}": a.balance_fen for a in session.scalars(select(Account))}
-
-
-def _invariants(platform: Platform) -> None:
-    with platform.db.session() as session:
-        assert ledger.unbalanced_postings(session) == []
-        assert ledger.total_balance(session) == 0
-        assert all(b >= 0 for k, b in _balances(platform).items() if not k.startswith("ext"))
 
 
 def test_capture_below_limit_and_same_order_replay(as_merchant: SignedClient, device: Device,
@@ -55,9 +51,9 @@ def test_capture_below_limit_and_same_order_replay(as_merchant: SignedClient, de
     assert (conflict.status_code, conflict.get_json()["code"]) == (409, "ORDER_ID_CONFLICT")
     used = _pay(as_merchant, code, order="o-2")
     assert (used.status_code, used.get_json()["code"]) == (409, "PAYMENT_CODE_USED")
-    bal = _balances(platform)
+    bal = balances(platform)
     assert bal[f"holder:{card.person_id}"] == 100000 - 1500 and bal["merchant:3000000003"] == 1500
-    _invariants(platform)
+    assert_ledger_invariants(platform)
     got = as_merchant.get(f"{PAY}/{body['payment_id']}")
     assert got.get_json()["status"] == "captured"
 
@@ -102,7 +98,7 @@ def test_pin_above_limit_and_confirm(as_merchant: SignedClient, as_holder: Signe
     ok = as_holder.post(url, json={"pin": GOOD_PIN})
     assert ok.status_code == 200 and ok.get_json()["status"] == "captured"
     assert as_holder.post(url, json={"pin": GOOD_PIN}).get_json()["status"] == "captured"
-    assert _balances(platform)[f"holder:{card.person_id}"] == 70000
+    assert balances(platform)[f"holder:{card.person_id}"] == 70000
     with platform.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Posting)
                               .where(Posting.kind == "payment")) == 1
@@ -114,7 +110,7 @@ def test_pin_above_limit_and_confirm(as_merchant: SignedClient, as_holder: Signe
                          json={"pin": GOOD_PIN})
     assert res.get_json()["code"] == "PAYMENT_EXPIRED"
     assert as_merchant.get(f"{PAY}/{late['payment_id']}").get_json()["status"] == "failed"
-    _invariants(platform)
+    assert_ledger_invariants(platform)
 
 
 def test_insufficient_funds_never_negative(as_merchant: SignedClient, as_holder: SignedClient,
@@ -124,8 +120,8 @@ def test_insufficient_funds_never_negative(as_merchant: SignedClient, as_holder:
     url = f"/api/v1/cards/{card.sign_no}/payments/{res.get_json()['payment_id']}/confirm"
     res = as_holder.post(url, json={"pin": GOOD_PIN})
     assert (res.status_code, res.get_json()["code"]) == (402, "INSUFFICIENT_FUNDS")
-    assert _balances(platform)[f"holder:{card.person_id}"] == 100000
-    _invariants(platform)
+    assert balances(platform)[f"holder:{card.person_id}"] == 100000
+    assert_ledger_invariants(platform)
 
 
 def test_failure_between_verify_and_post_leaves_nothing(
@@ -167,8 +163,8 @@ def test_refunds_bounded_and_idempotent(as_merchant: SignedClient, device: Devic
     assert full["payment"]["status"] == "refunded" and full["payment"]["refunded_fen"] == 10000
     assert as_merchant.post(url, json={"amount_fen": 1, "refund_id": "r3"}).get_json()[
         "code"] == "PAYMENT_NOT_REFUNDABLE"
-    assert _balances(platform)[f"holder:{card.person_id}"] == 100000
-    _invariants(platform)
+    assert balances(platform)[f"holder:{card.person_id}"] == 100000
+    assert_ledger_invariants(platform)
 
 
 def test_merchant_order_flow(as_merchant: SignedClient, as_holder: SignedClient,
@@ -185,7 +181,7 @@ def test_merchant_order_flow(as_merchant: SignedClient, as_holder: SignedClient,
     assert paid.status_code == 200 and paid.get_json()["status"] == "captured"
     again = as_holder.post(pay_url, json={"order_token": order["order_token"], "pin": GOOD_PIN})
     assert again.get_json()["payment_id"] == paid.get_json()["payment_id"]
-    assert _balances(platform)["merchant:3000000003"] == 2500
+    assert balances(platform)["merchant:3000000003"] == 2500
     unknown = as_holder.post(pay_url, json={"order_token": "EO1.nope", "pin": GOOD_PIN})
     assert unknown.get_json()["code"] == "ORDER_NOT_FOUND"
 

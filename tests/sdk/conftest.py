@@ -12,16 +12,11 @@ from ecard_sdk import EcardClient
 from flask import Flask
 
 from ecard.clock import FrozenClock
-from ecard.payments.sms import CapturingSmsGateway
-from ecard.payments.views import SMS_EXTRA
 from ecard.platform import Platform
 from tests.channels.conftest import add_channel
-from tests.payments.conftest import Card, issue_level1
 from tests.sdk.servers import FlakyProxy, serving
 from tests.support.channel_client import ChannelIdentity
-
-HOLDER_CH = "1000000001"  # a bank app: holds the e-card
-MERCHANT = "3000000003"  # a hospital: an acquirer, scans codes
+from tests.support.payments import HOLDER_CH, MERCHANT, Card, issue_level1
 
 MakeClient = Callable[..., EcardClient]
 
@@ -36,13 +31,6 @@ def base_url(app: Flask) -> Iterator[str]:
 def proxy(base_url: str) -> Iterator[FlakyProxy]:
     with FlakyProxy(base_url).running() as running:
         yield running
-
-
-@pytest.fixture
-def sms(platform: Platform) -> CapturingSmsGateway:
-    gateway = CapturingSmsGateway()
-    platform.extras[SMS_EXTRA] = gateway
-    return gateway
 
 
 @pytest.fixture

@@ -30,8 +30,7 @@ from ecard.notifications.worker import CallbackWorker
 from ecard.platform import Platform
 from ecard.tokens.services import create_signing_key, public_jwk
 from tests.cards.helpers import GOOD_PIN
-from tests.payments.conftest import Card
-from tests.sdk.conftest import HOLDER_CH
+from tests.support.payments import HOLDER_CH, Card
 
 T = 1_767_225_600
 

@@ -27,10 +27,10 @@ from ecard import create_app
 from ecard.clock import FrozenClock
 from ecard.platform import Platform
 from tests.channels.conftest import add_channel
-from tests.payments.conftest import Card
-from tests.sdk.conftest import HOLDER_CH, MakeClient
+from tests.sdk.conftest import MakeClient
 from tests.sdk.servers import DROP, FORWARD_THEN_DROP, Answer, FlakyProxy, envelope, serving
 from tests.support.channel_client import ChannelIdentity
+from tests.support.payments import HOLDER_CH, Card
 
 
 def claims_of(authorization: str) -> dict[str, Any]:

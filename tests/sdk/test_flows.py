@@ -14,8 +14,7 @@ from ecard.clock import FrozenClock
 from ecard.payments.sms import CapturingSmsGateway
 from ecard.platform import Platform
 from tests.cards.helpers import GOOD_PIN
-from tests.payments.conftest import Card, last_code
-from tests.sdk.conftest import HOLDER_CH, MERCHANT
+from tests.support.payments import HOLDER_CH, MERCHANT, Card, last_code
 
 
 def enrol(holder: EcardClient, sms: CapturingSmsGateway, card: Card,

@@ -14,7 +14,7 @@ from flask import Flask
 from ecard.cli import main as cli
 from ecard.platform import Platform
 from ecard.tokens.interfaces import InvalidToken
-from tests.cards.helpers import GOOD_PIN, CachingFaceEngine, make_channel
+from tests.cards.helpers import GOOD_PIN, make_channel
 from tests.support.channel_client import SignedClient
 from tests.support.factories import make_holder, passed_session
 
@@ -23,23 +23,16 @@ TYP = "ecard-credential+jwt"
 
 
 @pytest.fixture
-def platform_(app: Flask) -> Platform:
-    platform: Platform = app.extensions["ecard"]
-    platform.faces = CachingFaceEngine(platform.faces)
-    return platform
+def as_bank(app: Flask, cached_platform: Platform) -> SignedClient:
+    return SignedClient(app.test_client(), make_channel(cached_platform, BANK))
 
 
 @pytest.fixture
-def as_bank(app: Flask, platform_: Platform) -> SignedClient:
-    return SignedClient(app.test_client(), make_channel(platform_, BANK))
-
-
-@pytest.fixture
-def sign_no(as_bank: SignedClient, platform_: Platform, faces_dir: Path) -> str:
-    holder = make_holder(platform_, photo=faces_dir / "people/person_04/img1.jpg")
+def sign_no(as_bank: SignedClient, cached_platform: Platform, faces_dir: Path) -> str:
+    holder = make_holder(cached_platform, photo=faces_dir / "people/person_04/img1.jpg")
     res = as_bank.post("/api/v1/cards", json={
         "name": holder.name, "id_number": holder.id_number, "card_no": holder.card_no,
-        "certification_session_id": passed_session(platform_, holder.person_id, BANK),
+        "certification_session_id": passed_session(cached_platform, holder.person_id, BANK),
         "pin": GOOD_PIN})
     assert res.status_code == 201, res.get_json()
     value: str = res.get_json()["sign_no"]
@@ -75,7 +68,7 @@ def _run(app: Flask, *args: str) -> str:
     return result.output
 
 
-def test_jwks_publishes_public_keys_only(client: Any, platform_: Platform) -> None:
+def test_jwks_publishes_public_keys_only(client: Any, cached_platform: Platform) -> None:
     jwks = _jwks(client)
     assert len(jwks["keys"]) == 1
     key = jwks["keys"][0]
@@ -85,7 +78,7 @@ def test_jwks_publishes_public_keys_only(client: Any, platform_: Platform) -> No
 
 
 def test_credential_verifies_offline(as_bank: SignedClient, sign_no: str, client: Any,
-                                     platform_: Platform) -> None:
+                                     cached_platform: Platform) -> None:
     res = as_bank.get(f"/api/v1/cards/{sign_no}/credential")
     assert res.status_code == 200
     body = res.get_json()
@@ -94,11 +87,11 @@ def test_credential_verifies_offline(as_bank: SignedClient, sign_no: str, client
     assert claims["sub"] == card["openid"] and claims["sign_no"] == sign_no
     assert (claims["level"], claims["status"], claims["region"]) == (1, "active", "110101")
     assert claims["name_masked"] == "*三" and claims["aud"] == BANK
-    assert claims["exp"] - claims["iat"] == platform_.config["CREDENTIAL_TTL_S"]
+    assert claims["exp"] - claims["iat"] == cached_platform.config["CREDENTIAL_TTL_S"]
     assert body["kid"] == jwt.get_unverified_header(body["credential"])["kid"]
     assert len(claims["jti"]) >= 16
     # the platform's own verifier agrees; another audience does not
-    assert platform_.keyring.verify(body["credential"], typ=TYP, audience=BANK)["jti"]
+    assert cached_platform.keyring.verify(body["credential"], typ=TYP, audience=BANK)["jti"]
     with pytest.raises(jwt.InvalidAudienceError):
         verify_offline(body["credential"], _jwks(client), GOV)
     head, payload, sig = body["credential"].split(".")
@@ -109,14 +102,14 @@ def test_credential_verifies_offline(as_bank: SignedClient, sign_no: str, client
 
 def test_rotation_keeps_old_credentials_until_retirement(
         app: Flask, as_bank: SignedClient, sign_no: str, client: Any,
-        platform_: Platform) -> None:
+        cached_platform: Platform) -> None:
     old = as_bank.get(f"/api/v1/cards/{sign_no}/credential").get_json()
     old_kid = old["kid"]
 
     out = _run(app, "keys", "rotate")
     new_kid = out.strip().rsplit("kid=", 1)[1]
     assert new_kid != old_kid
-    platform_.keyring.reload()  # other processes pick it up within the key ring's refresh
+    cached_platform.keyring.reload()  # other processes pick it up within the key ring's refresh
     jwks = _jwks(client)
     assert {k["kid"] for k in jwks["keys"]} == {old_kid, new_kid}
     assert verify_offline(old["credential"], jwks, BANK)["sign_no"] == sign_no
@@ -126,11 +119,11 @@ def test_rotation_keeps_old_credentials_until_retirement(
     assert verify_offline(new["credential"], jwks, BANK)["sign_no"] == sign_no
 
     _run(app, "keys", "retire", old_kid)
-    platform_.keyring.reload()
+    cached_platform.keyring.reload()
     jwks = _jwks(client)
     assert [k["kid"] for k in jwks["keys"]] == [new_kid]
     with pytest.raises(jwt.InvalidKeyError):
         verify_offline(old["credential"], jwks, BANK)
     with pytest.raises(InvalidToken):
-        platform_.keyring.verify(old["credential"], typ=TYP, audience=BANK)
+        cached_platform.keyring.verify(old["credential"], typ=TYP, audience=BANK)
     assert verify_offline(new["credential"], jwks, BANK)["sign_no"] == sign_no
