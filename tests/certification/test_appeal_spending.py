@@ -22,12 +22,13 @@ from ecard.clock import FrozenClock
 from ecard.notifications.models import Notification
 from ecard.operators.services import add_operator
 from ecard.platform import Platform
-from tests.cards.helpers import GOOD_PIN, signed
+from tests.cards.helpers import GOOD_PIN, OTHER_PIN, signed
 from tests.certification.helpers import (
     HAMILTON,
     KATIE,
     SESSIONS,
     frame_bytes,
+    katie_holder,
     setup_platform,
     upload,
 )
@@ -154,3 +155,38 @@ def test_a_rejected_issuance_appeal_leaves_the_session_unusable(
             Notification.event == "certification_appeal_decided")).one()
         assert note.payload["outcome"] == "rejected"
         assert note.payload["spendable_until"] is None
+
+
+def test_an_approved_pin_reset_appeal_lets_the_holder_set_a_new_pin(
+        app: Flask, platform: Platform, faces_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an e-card: the notification is on the card's stream (sign_no, openid)."""
+    monkeypatch.setattr(services, "draw_actions", lambda _m, _r: [Action.TURN_RIGHT])
+    channel = setup_platform(platform)
+    _, sign_no = katie_holder(platform, faces_dir, channel, recipient=False)
+    client = signed(app.test_client(), channel)
+    other = [frame_bytes(faces_dir, HAMILTON, i) for i in (150, 122)]
+    for _ in range(3):
+        sid = client.post(SESSIONS, json={"sign_no": sign_no, "purpose": "pin_reset"}
+                          ).get_json()["session_id"]
+        body = client.post(f"{SESSIONS}/{sid}/frames", json=upload(other)).get_json()
+    appeal_id = body["next_step"]["appeal_id"]
+    assert _decide(app, platform, appeal_id, "approve").get_json()["spendable_until"]
+    with platform.db.session() as session:
+        note = session.scalars(select(Notification).where(
+            Notification.event == "certification_appeal_decided")).one()
+        card = session.scalars(select(ECard)).one()
+        assert note.sign_no == sign_no and note.payload["openid"] == card.openid
+        assert (note.payload["purpose"], note.payload["outcome"]) == ("pin_reset", "approved")
+    reset = client.post(f"{CARDS}/{sign_no}/pin/reset",
+                        json={"certification_session_id": sid, "new_pin": OTHER_PIN})
+    assert reset.status_code == 200, reset.get_json()
+    assert client.post(f"{CARDS}/{sign_no}/pin/verify",
+                       json={"pin": OTHER_PIN}).status_code == 200
+    again = client.post(f"{CARDS}/{sign_no}/pin/reset",
+                        json={"certification_session_id": sid, "new_pin": GOOD_PIN})
+    assert again.get_json()["details"] == {"reason": "used"}
+    with platform.db.session() as session:
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "pin.reset")).one()
+        assert entry.details["certification_appeal_id"] == appeal_id
