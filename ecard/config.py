@@ -43,6 +43,7 @@ ENV_SETTINGS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "ECARD_CERTIFICATION_MAX_FRAME_BYTES": ("CERTIFICATION_MAX_FRAME_BYTES", _int),
     "ECARD_CERTIFICATION_UTC_OFFSET_MIN": ("CERTIFICATION_UTC_OFFSET_MIN", _int),
     "ECARD_CERTIFICATION_REGION_PERIODS": ("CERTIFICATION_REGION_PERIODS", _str),
+    "ECARD_CERTIFICATION_APPEAL_SPEND_WINDOW_S": ("CERTIFICATION_APPEAL_SPEND_WINDOW_S", _int),
     "ECARD_TOKEN_MAX_AGE_S": ("CHANNEL_TOKEN_MAX_AGE_S", _int),
     "ECARD_CLOCK_SKEW_S": ("CLOCK_SKEW_S", _int),
     "ECARD_CREDENTIAL_TTL_S": ("CREDENTIAL_TTL_S", _int),
@@ -86,6 +87,10 @@ DEFAULTS: Mapping[str, Any] = {
     # Certification period (months) of residents and civil servants by region code
     # prefix, "44=6,310101=3"; 12 where none matches.
     "CERTIFICATION_REGION_PERIODS": "",
+    # An approved appeal of an issuance or PIN-reset session makes that session
+    # spendable once for this long after the decision (the holder hears by post or
+    # phone: days, not the 10 minutes of a passed session).
+    "CERTIFICATION_APPEAL_SPEND_WINDOW_S": 72 * 3600,
     "CHANNEL_TOKEN_MAX_AGE_S": 300,
     "CLOCK_SKEW_S": 30,
     "CREDENTIAL_TTL_S": 24 * 3600,

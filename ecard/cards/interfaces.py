@@ -53,6 +53,9 @@ class SpentProof(Protocol):
     @property
     def face_score(self) -> float | None: ...
 
+    @property
+    def appeal_id(self) -> int | None: ...  # spent on an operator-approved appeal
+
 
 class LivenessProofs(Protocol):
     """Passed liveness sessions (remote certification), spent once by the step they

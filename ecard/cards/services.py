@@ -140,6 +140,8 @@ class CardService:
         if spent is not None:
             details.update(face_score=score, certification_session_id=spent.session_id,
                            certification_mode=spent.mode)
+            if spent.appeal_id is not None:
+                details["certification_appeal_id"] = spent.appeal_id
         if new_pin is not None:
             details["pin_set"] = True
         self._audit(session, channel_no, person.id, f"ecard.{event}", details)
@@ -192,7 +194,8 @@ class CardService:
             self.pins.set_initial(session, person.id, pin)
         self._audit(session, channel_no, person.id, "pin.reset",
                     {"sign_no": ecard.sign_no, "face_score": spent.face_score,
-                     "certification_session_id": spent.session_id}, scene="pin")
+                     "certification_session_id": spent.session_id,
+                     "certification_appeal_id": spent.appeal_id}, scene="pin")
         return self._view(session, ecard, person)
 
     # -- reading -------------------------------------------------------------

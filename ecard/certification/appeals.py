@@ -6,22 +6,28 @@ entry with the operator as the actor, before the bytes leave the platform.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ecard.audit.services import AuditLog
+from ecard.cards.models import ECard
 from ecard.certification.entitlement import local_today, record_pass
 from ecard.certification.models import (
     ENTITLEMENT,
+    ISSUANCE,
+    PIN_RESET,
     Appeal,
     AppealFrame,
     BenefitRecipient,
     CertificationAttempt,
 )
+from ecard.certification.spending import APPEAL_SPEND_WINDOW_S
 from ecard.clock import Clock
 from ecard.errors import EcardError
+from ecard.notifications.services import enqueue_notification
 from ecard.operators.services import OperatorRef
 from ecard.protect import DataProtector
 from ecard.registry.models import FaceTemplate, Person
@@ -108,11 +114,15 @@ def view_enrolment_photo(session: Session, protector: DataProtector, clock: Cloc
 
 
 def decide_appeal(session: Session, clock: Clock, op: OperatorRef, appeal_id: int,
-                  decision: str, note: str | None, utc_offset_min: int) -> dict[str, Any]:
-    """Approve or reject an open appeal. Approving an appeal of pension certification
-    counts as a pass for the entitlement; an appeal opened from issuance or PIN-reset
-    sessions only records the decision (it certifies no pension, and no session
-    becomes spendable: the holder does a new face check or visits a service office)."""
+                  decision: str, note: str | None, utc_offset_min: int,
+                  spend_window_s: int = APPEAL_SPEND_WINDOW_S) -> dict[str, Any]:
+    """Approve or reject an open appeal, and tell the channel that started its session
+    (``certification_appeal_decided``). Approving an appeal of pension certification
+    counts as a pass for the entitlement; approving one opened from an issuance or
+    PIN-reset session makes that session spendable once, by its channel, for that
+    step, until ``spendable_until`` (``spend_window_s`` after the decision: see
+    ``spending.py``). It certifies no pension. A rejected appeal's session stays
+    unusable."""
     if decision not in ("approve", "reject"):
         raise EcardError("VALIDATION_FAILED", details={"decision": "approve or reject"})
     appeal = _appeal(session, appeal_id, for_update=True)
@@ -126,6 +136,9 @@ def decide_appeal(session: Session, clock: Clock, op: OperatorRef, appeal_id: in
                                     details={"appeal_id": appeal.id, "note": note})
     out: dict[str, Any] = {"id": appeal.id, "status": appeal.status,
                            "decided_by": op.name, "decided_at": appeal.decided_at}
+    if appeal.status == "approved" and appeal.purpose in (ISSUANCE, PIN_RESET):
+        out["spendable_until"] = appeal.decided_at + timedelta(seconds=spend_window_s)
+    _notify_channel(session, clock, appeal, out.get("spendable_until"))
     if appeal.status == "approved":
         recipient = session.scalars(select(BenefitRecipient).where(
             BenefitRecipient.person_id == appeal.person_id)).one_or_none()
@@ -135,3 +148,22 @@ def decide_appeal(session: Session, clock: Clock, op: OperatorRef, appeal_id: in
                                              local_today(clock, utc_offset_min), op.actor,
                                              source=f"appeal:{appeal.id}")
     return out
+
+
+def _notify_channel(session: Session, clock: Clock, appeal: Appeal,
+                    spendable_until: datetime | None) -> None:
+    """The decision, to the channel that started the session. An issuance appeal has
+    no e-card yet: the notification goes without a ``sign_no`` (the channel's own
+    stream) and names the ``session_id`` the channel holds; with an e-card it carries
+    its ``sign_no`` and ``openid`` too. No personal data either way."""
+    payload: dict[str, Any] = {
+        "appeal_id": appeal.id, "session_id": appeal.session_id, "purpose": appeal.purpose,
+        "outcome": appeal.status, "decided_at": clock.now().isoformat(),
+        "spendable_until": None if spendable_until is None else spendable_until.isoformat()}
+    ecard = None if appeal.sign_no is None else session.scalars(select(ECard).where(
+        ECard.sign_no == appeal.sign_no, ECard.channel_no == appeal.channel_no)).one_or_none()
+    if ecard is not None:
+        payload.update(sign_no=ecard.sign_no, openid=ecard.openid)
+    enqueue_notification(session, clock, appeal.channel_no,
+                         None if ecard is None else ecard.sign_no,
+                         "certification_appeal_decided", payload)

@@ -60,7 +60,7 @@ from ecard.certification.models import (
     SeenFrame,
 )
 from ecard.certification.prompts import DEADLINE_S, ELDER, STANDARD, draw_actions, prompts
-from ecard.certification.spending import SpentSession, spend_session
+from ecard.certification.spending import APPEAL_SPEND_WINDOW_S, SpentSession, spend_session
 from ecard.clock import Clock, utc
 from ecard.db import Database
 from ecard.errors import CATALOGUE, EcardError
@@ -131,11 +131,13 @@ def _message(code: str) -> dict[str, str]:
 class CertificationService:
     def __init__(self, *, protector: DataProtector, clock: Clock, engine: FaceEngine,
                  threshold: float, max_frames: int, max_frame_bytes: int,
-                 utc_offset_min: int, rng: random.Random | None = None) -> None:
+                 utc_offset_min: int, rng: random.Random | None = None,
+                 appeal_spend_window_s: int = APPEAL_SPEND_WINDOW_S) -> None:
         self.protector, self.clock, self.engine = protector, clock, engine
         self.threshold, self.max_frames = threshold, max_frames
         self.max_frame_bytes, self.utc_offset_min = max_frame_bytes, utc_offset_min
         self.rng = rng or random.SystemRandom()
+        self.appeal_spend_window_s = appeal_spend_window_s
 
     # -- start -----------------------------------------------------------------
     def start(self, session: Session, channel_no: str, req: StartRequest) -> dict[str, Any]:
@@ -364,10 +366,10 @@ class CertificationService:
     # -- spending a passed session (issuance, PIN reset) -------------------------
     def spend(self, session: Session, channel_no: str, session_id: str, person_id: int, *,
               purpose: str) -> SpentSession:
-        """Use a passed session once, for the step it was started for
-        (:func:`ecard.certification.spending.spend_session`)."""
+        """Use a passed session (or one whose appeal was approved) once, for the step
+        it was started for (:func:`ecard.certification.spending.spend_session`)."""
         return spend_session(session, self.clock, channel_no, session_id, person_id,
-                             purpose=purpose)
+                             purpose=purpose, appeal_window_s=self.appeal_spend_window_s)
 
 
 def landmark_engine(engine: FaceEngine) -> LandmarkFaceEngine:

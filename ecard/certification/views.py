@@ -42,7 +42,8 @@ def certification_service(platform: Platform) -> CertificationService:
             threshold=float(c["FACE_THRESHOLD_CERTIFICATION"]),
             max_frames=int(c["CERTIFICATION_MAX_FRAMES"]),
             max_frame_bytes=int(c["CERTIFICATION_MAX_FRAME_BYTES"]),
-            utc_offset_min=int(c["CERTIFICATION_UTC_OFFSET_MIN"]), rng=rng)
+            utc_offset_min=int(c["CERTIFICATION_UTC_OFFSET_MIN"]), rng=rng,
+            appeal_spend_window_s=int(c["CERTIFICATION_APPEAL_SPEND_WINDOW_S"]))
         platform.extras[_SERVICE] = svc
     return svc
 

@@ -16,6 +16,7 @@ EVENTS = (
     "verified_by_pin", "verified_by_sms", "verified_by_face",
     "suspended", "reinstated", "revoked", "rebound",
     "certification_warning", "certification_suspended", "certification_reinstated",
+    "certification_appeal_decided",
     "payment_captured", "payment_refunded",
 )
 OUTBOX_STATUSES = ("pending", "delivered", "dead")

@@ -77,9 +77,11 @@ def get_enrolment_photo(appeal_id: int) -> Response:
 @bp.doc(security=OPERATOR_TOKEN)
 @bp.arguments(AppealDecisionRequest)
 def decide(args: dict[str, Any], appeal_id: int) -> dict[str, Any]:
-    """Approve (counts as a pass for the entitlement) or reject an open appeal."""
+    """Approve or reject an open appeal. Approval counts as a pass: for the entitlement,
+    or (issuance, PIN reset) the session becomes spendable until ``spendable_until``."""
     platform = current_platform()
     with platform.db.transaction() as session:
         return appeals.decide_appeal(session, platform.clock, current_operator(), appeal_id,
                                      args["decision"], args.get("note"),
-                                     int(platform.config["CERTIFICATION_UTC_OFFSET_MIN"]))
+                                     int(platform.config["CERTIFICATION_UTC_OFFSET_MIN"]),
+                                     int(platform.config["CERTIFICATION_APPEAL_SPEND_WINDOW_S"]))

@@ -32,10 +32,13 @@ from channel_adapters.gov_app import COOKIE, GovAppAdapter, H5Session, csrf_ok, 
 from channel_adapters.interfaces import SessionInvalid
 from ecard.certification.services import UploadedFrame
 from ecard.certification.views import certification_service
-from ecard.channels.flask_auth import current_channel, require_channel
+from ecard.channels.flask_auth import (
+    current_channel_no,
+    idempotent_per_channel,
+    require_channel,
+)
 from ecard.errors import EcardError
 from ecard.faces.images import decode_base64_image
-from ecard.http.idempotency import idempotent
 from ecard.platform import Platform, current_platform
 from ecard.web.entry import holder_entry, start_certification
 from ecard.web.schemas import H5LinkRequest, H5LinkResponse, PageFrames
@@ -72,13 +75,9 @@ def h5_service(platform: Platform) -> H5Service:
     return svc
 
 
-def _channel_no() -> str:
-    return current_channel().channel_no
-
-
 @bp.route("/links", methods=["POST"])
 @require_channel
-@idempotent(_channel_no)
+@idempotent_per_channel
 @bp.doc(security=CHANNEL_JWT)
 @bp.arguments(H5LinkRequest)
 @bp.response(201, H5LinkResponse)
@@ -89,7 +88,7 @@ def create_link(args: dict[str, Any]) -> dict[str, Any]:
     (top level, not in a frame)."""
     platform = current_platform()
     with platform.db.transaction() as session:
-        link = h5_service(platform).create_link(session, _channel_no(), args["session_id"],
+        link = h5_service(platform).create_link(session, current_channel_no(), args["session_id"],
                                                 args.get("return_url"))
     return {"url": link.url, "path": link.path, "expires_at": link.expires_at}
 

@@ -259,3 +259,23 @@ def certification_frames(username: str, session_id: str) -> Response:
     data = _body()
     return jsonify(_client().certification.submit(session_id, frames=_frames(data),
                                                   mirrored=bool(data.get("mirrored", False))))
+
+
+# -- merchant-presented orders (主扫): the user scans the counter's code ---------
+@bp.post("/users/<username>/merchant-orders/lookup")
+def merchant_order_lookup(username: str) -> Response:
+    """What the scanned order code is for (merchant, amount, status), to show the user
+    before the PIN is asked (``merchant_orders.lookup``)."""
+    sign_no = _sign_no(username)
+    return jsonify(_client().merchant_orders.lookup(sign_no,
+                                                    _field(_body(), "order_token")))
+
+
+@bp.post("/users/<username>/merchant-orders/pay")
+def merchant_order_pay(username: str) -> Response:
+    """Pay the scanned order with the PIN (``merchant_orders.pay``); a retry of a paid
+    order answers the same payment."""
+    sign_no = _sign_no(username)
+    data = _body()
+    return jsonify(_client().merchant_orders.pay(sign_no, _field(data, "order_token"),
+                                                 pin=_field(data, "pin")))

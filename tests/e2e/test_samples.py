@@ -263,6 +263,37 @@ def test_pay_with_a_payment_code_at_the_terminal_then_refund(stack: Stack, katie
                                          "payment_refunded"]
 
 
+def test_pay_a_merchant_presented_order_in_the_app(stack: Stack, katie: str) -> None:
+    """主扫: the hospital's counter creates the order with the SDK and shows its code;
+    the user scans it in the app, sees merchant and amount, and pays with the PIN."""
+    before = len(callbacks(stack, katie))
+    hospital = sdk_client(stack, HOSPITAL)
+    order = hospital.merchant_orders.create(order_id="E2E-MO-1", amount_fen=800)
+    assert order.status == "open" and order.order_token.startswith("EO1.")
+    scanned = {"order_token": order.order_token}
+    shown = app_call(stack, "POST", "/api/users/katie/merchant-orders/lookup", scanned,
+                     expect=200)
+    assert (shown["merchant_no"], shown["amount_fen"], shown["status"]) == (
+        HOSPITAL, 800, "open")
+    missing = requests.post(f"{stack.sample_url}/api/users/katie/merchant-orders/pay",
+                            json=scanned, timeout=30)
+    assert (missing.status_code, missing.json()["code"]) == (400, "FIELD_MISSING")
+    paid = app_call(stack, "POST", "/api/users/katie/merchant-orders/pay",
+                    {**scanned, "pin": PIN}, expect=200)
+    assert (paid["status"], paid["amount_fen"], paid["order_id"]) == (
+        "captured", 800, "E2E-MO-1")
+    assert hospital.payments.retrieve(paid["payment_id"]).status == "captured"
+    again = app_call(stack, "POST", "/api/users/katie/merchant-orders/pay",
+                     {**scanned, "pin": PIN}, expect=200)
+    assert again["payment_id"] == paid["payment_id"]  # a retry, not a second charge
+    unknown = requests.post(f"{stack.sample_url}/api/users/katie/merchant-orders/lookup",
+                            json={"order_token": "EO1.unknown"}, timeout=30)
+    assert unknown.json()["code"] == "ORDER_NOT_FOUND", unknown.text
+    assert unknown.json()["source"] == "platform"
+    got = wait_for_callbacks(stack, katie, before + 1)[before:]
+    assert [c["event"] for c in got] == ["payment_captured"]
+
+
 def test_callbacks_survive_the_app_being_down_and_arrive_in_order(
         stack: Stack, katie: str) -> None:
     before = [c["id"] for c in callbacks(stack, katie)]

@@ -216,3 +216,21 @@ def test_the_link_endpoint_is_in_the_openapi_document(app: Flask) -> None:
     schema = spec["components"]["schemas"]["H5LinkRequest"]
     assert {"session_id", "return_url"} <= set(schema["properties"])
     assert not any(p.startswith("/h5/") for p in spec["paths"])  # the page's own API
+
+
+def test_link_requests_are_idempotent_per_channel(
+        world: tuple[SignedClient, str]) -> None:
+    """``POST /h5/links`` keys its Idempotency-Key by the calling channel, like every
+    channel POST: a retry gets the stored answer; another body under the key is 409."""
+    client, sign_no = world
+    s = _start(client, sign_no)
+    key = {"Idempotency-Key": "link-retry-1"}
+    first = client.post(LINKS, json={"session_id": s["session_id"]}, headers=key)
+    retry = client.post(LINKS, json={"session_id": s["session_id"]}, headers=key)
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.get_json() == first.get_json()
+    other = client.post(LINKS, json={"session_id": s["session_id"],
+                                     "return_url": "https://app.example.cn/back"},
+                        headers=key)
+    assert (other.status_code, other.get_json()["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
