@@ -44,11 +44,11 @@ def read_qr(path: Path) -> str:
     try:
         with Image.open(path) as img:
             img.load()
-            results = zxingcpp.read_barcodes(img)
+            results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"cannot read the image {path}: {exc}") from exc
-    texts = [r.text for r in results
-             if r.valid and r.format == zxingcpp.BarcodeFormat.QRCode]
+    # one symbol may be reported twice by the decoder; two different texts are refused
+    texts = sorted({r.text for r in results if r.valid})
     if len(texts) != 1:
         raise ValueError(f"expected one QR code in {path}, found {len(texts)}")
     return texts[0]

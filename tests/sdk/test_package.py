@@ -85,7 +85,7 @@ def test_payment_code_renders_as_a_readable_qr() -> None:
     code = PaymentCodeGenerator(b"q" * 32, 123).code_at_time(1_767_225_600)
     image = Image.open(io.BytesIO(render_png(code, module_px=6)))
     assert image.size == ((21 + 8) * 6,) * 2  # version 1 + quiet zone
-    results = zxingcpp.read_barcodes(image.convert("L"))
-    assert [r.text for r in results] == [code]
+    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert {r.text for r in results if r.valid} == {code}
     svg = render_svg(code)
     assert svg.startswith("<svg") and svg.count("h1v1h-1z") > 100

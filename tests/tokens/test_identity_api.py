@@ -132,8 +132,8 @@ def _dt(text: str) -> Any:
 def test_png_decodes_to_the_exact_code(world: World) -> None:
     issued = world.issue(["01"])
     image = Image.open(io.BytesIO(base64.b64decode(issued["png_base64"])))
-    results = zxingcpp.read_barcodes(image)
-    assert len(results) == 1 and results[0].text == issued["code"]
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert {r.text for r in results if r.valid} == {issued["code"]}
 
 
 def test_expired_tampered_and_malformed(world: World, clock: FrozenClock) -> None:
