@@ -39,12 +39,15 @@ PAYMENT_CODE = re.compile(r"^81\d{16}$")
 DEFAULT_CHANNEL = "3000000002"  # the sample hospital, registered by samples.channel_server.setup
 
 
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
 def read_qr(path: Path) -> str:
     """The text of the one QR code in the image (ValueError when there is none)."""
     try:
         with Image.open(path) as img:
             img.load()
-            results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+            results = zxingcpp.read_barcodes(img, formats=QR_ONLY)
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"cannot read the image {path}: {exc}") from exc
     # one symbol may be reported twice by the decoder; two different texts are refused
