@@ -91,3 +91,17 @@ class AppealListQuery(Schema):
 class AppealDecisionRequest(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class AppealDecisionResponse(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "approved or rejected"})
+    decided_by = fields.String(metadata={"description": "The operator's name."})
+    decided_at = fields.DateTime()
+    spendable_until = fields.DateTime(metadata={
+        "description": "Approved issuance or PIN-reset appeals only: until when the "
+                       "appeal's session may be spent once, by the channel that started "
+                       "it, as certification_session_id."})
+    entitlement = fields.Dict(metadata={
+        "description": "Approved pension certification only: the recipient's entitlement "
+                       "after the pass (status, certified_until, back-pay)."})

@@ -8,7 +8,11 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from ecard.certification import appeals
-from ecard.certification.schemas import AppealDecisionRequest, AppealListQuery
+from ecard.certification.schemas import (
+    AppealDecisionRequest,
+    AppealDecisionResponse,
+    AppealListQuery,
+)
 from ecard.operators.flask_auth import current_operator, require_operator
 from ecard.platform import current_platform
 
@@ -76,6 +80,7 @@ def get_enrolment_photo(appeal_id: int) -> Response:
 @require_operator
 @bp.doc(security=OPERATOR_TOKEN)
 @bp.arguments(AppealDecisionRequest)
+@bp.response(200, AppealDecisionResponse)
 def decide(args: dict[str, Any], appeal_id: int) -> dict[str, Any]:
     """Approve or reject an open appeal. Approval counts as a pass: for the entitlement,
     or (issuance, PIN reset) the session becomes spendable until ``spendable_until``."""
