@@ -16,28 +16,16 @@ the API's, tested on both databases in test_links.py.
 from __future__ import annotations
 
 import random
-import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
-from ecard import create_app
-from ecard.audit.services import Actor
 from ecard.certification.views import RNG_KEY
-from ecard.clock import SystemClock
-from ecard.platform import Platform
-from ecard.tokens.services import create_signing_key
-from tests.cards.helpers import signed
-from tests.certification.helpers import SESSIONS, katie_holder, setup_platform
-from tests.conftest import TEST_MASTER_KEY
-from tests.support.channel_client import SignedClient
+from tests.certification.helpers import SESSIONS, setup_platform
 from tests.web.conftest import CHROMIUM
+from tests.web.live import Live, live_server
 from tests.web.video import clip_labels, load_rgb, plan_video, step_frames
 
 pytestmark = pytest.mark.e2e
@@ -64,38 +52,10 @@ for (const name of ["alert", "confirm", "prompt"]) {
 """
 
 
-@dataclass
-class Live:
-    base: str
-    app: Flask
-    platform: Platform
-    client: SignedClient
-    sign_no: str
-
-
 @pytest.fixture
 def live(tmp_path: Path, sqlite_template: Path, faces_dir: Path) -> Iterator[Live]:
-    db = tmp_path / "ecard.sqlite3"
-    shutil.copyfile(sqlite_template, db)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}",
-                      "INSTANCE_DIR": str(tmp_path / "instance"),
-                      "MASTER_KEY": TEST_MASTER_KEY, "RATELIMIT_DEFAULT": "100000 per minute"},
-                     clock=SystemClock())
-    platform: Platform = app.extensions["ecard"]
-    with platform.db.transaction() as session:
-        create_signing_key(session, platform.protector, platform.clock, Actor.system())
-    channel = setup_platform(platform)
-    _, sign_no = katie_holder(platform, faces_dir, channel)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", app, platform,
-                   signed(app.test_client(), channel), sign_no)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        platform.db.dispose()
+    with live_server(tmp_path, sqlite_template, faces_dir, setup_platform) as served:
+        yield served
 
 
 def _session(live: Live, mode: str, seed: int, return_url: str | None = None

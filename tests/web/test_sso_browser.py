@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import random
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,23 +17,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from channel_adapters.gov_app import issue_ticket
-from ecard import create_app
-from ecard.audit.services import Actor
 from ecard.cards.models import ECard
 from ecard.certification.models import CertificationSession
 from ecard.certification.views import RNG_KEY
-from ecard.clock import SystemClock
 from ecard.platform import Platform
-from ecard.tokens.services import create_signing_key
-from tests.cards.helpers import make_channel, signed
-from tests.certification.helpers import KATIE, CachingLandmarkEngine, katie_holder
-from tests.conftest import TEST_MASTER_KEY
+from tests.cards.helpers import make_channel
+from tests.certification.helpers import KATIE
+from tests.support.channel_client import ChannelIdentity
+from tests.web.live import Live, live_server
 from tests.web.test_browser import (
     FAKE_CAMERA,
-    Live,
     _browser,
     _camera_video,
     _certify,
@@ -51,29 +44,13 @@ GOV = "5000000005"
 @pytest.fixture
 def gov_live(tmp_path: Path, sqlite_template: Path, faces_dir: Path) -> Iterator[Live]:
     """A live server with katiehill holding her e-card in a government app."""
-    db = tmp_path / "ecard.sqlite3"
-    shutil.copyfile(sqlite_template, db)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}",
-                      "INSTANCE_DIR": str(tmp_path / "instance"),
-                      "MASTER_KEY": TEST_MASTER_KEY, "RATELIMIT_DEFAULT": "100000 per minute"},
-                     clock=SystemClock())
-    platform: Platform = app.extensions["ecard"]
-    with platform.db.transaction() as session:
-        create_signing_key(session, platform.protector, platform.clock, Actor.system())
-    platform.faces = CachingLandmarkEngine()
-    channel = make_channel(platform, GOV, name="示例政务App", type="government")
-    _, sign_no = katie_holder(platform, faces_dir, channel)
-    platform.extras["test.gov"] = channel
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", app, platform,
-                   signed(app.test_client(), channel), sign_no)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        platform.db.dispose()
+    def gov_app(platform: Platform) -> ChannelIdentity:
+        channel = make_channel(platform, GOV, name="示例政务App", type="government")
+        platform.extras["test.gov"] = channel
+        return channel
+
+    with live_server(tmp_path, sqlite_template, faces_dir, gov_app) as served:
+        yield served
 
 
 def _ticket(live: Live) -> str:
